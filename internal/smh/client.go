@@ -1,0 +1,104 @@
+// Package smh reads tenant-space capacity from Tencent Cloud Smart Media
+// Hosting (SMH) through its business-level API: it obtains and caches an
+// access token for a media library and queries
+// GET /api/v1/usage/{LibraryId}/{SpaceIds}. It knows nothing of Prometheus
+// or logging; all HTTP goes through internal/upstream.
+package smh
+
+import (
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+)
+
+// service labels every request and error of this package.
+const service = "smh"
+
+// Credentials identify a media library and the token to ask for.
+type Credentials struct {
+	// LibraryID and LibrarySecret are the media library's id and secret
+	// from the SMH console.
+	LibraryID     string
+	LibrarySecret string
+	// Grant is the comma-separated permission list for the token; empty
+	// asks for a read-only token.
+	Grant string
+	// UserID, when set, is sent as user_id on usage requests so that an
+	// admin token acts as that user.
+	UserID string
+	// TokenPeriod is the token lifetime to ask for; 0 leaves it to SMH
+	// (24 hours by default).
+	TokenPeriod time.Duration
+}
+
+// Client talks to one SMH endpoint with one credential. It is safe for
+// concurrent use; targets sharing a credential and endpoint should share a
+// Client so that they share its access token.
+type Client struct {
+	http  *upstream.Client
+	base  *url.URL
+	creds Credentials
+
+	// now is the clock that token expiry is measured against; tests
+	// replace it to expire tokens without sleeping.
+	now func() time.Time
+
+	mu       sync.Mutex
+	token    *cachedToken // nil until the first fetch or after a rejection
+	fetching *tokenFetch  // the token request in flight, if any
+}
+
+// NewClient returns a Client that sends its requests through http to the
+// SMH API at baseURL (for example https://api.tencentsmh.cn, or a library's
+// dedicated domain).
+func NewClient(http *upstream.Client, baseURL *url.URL, creds Credentials) *Client {
+	base := *baseURL
+	return &Client{
+		http:  http,
+		base:  &base,
+		creds: creds,
+		now:   time.Now,
+	}
+}
+
+// endpoint returns the URL of base's path followed by segments, each
+// escaped as one path segment, with query as its query string.
+func (c *Client) endpoint(query url.Values, segments ...string) *url.URL {
+	u := *c.base
+	rawPath := strings.TrimSuffix(c.base.EscapedPath(), "/")
+	for _, s := range segments {
+		rawPath += "/" + s
+	}
+	// Setting Path from the unescaped form and RawPath from the escaped one
+	// keeps escapes such as %2F intact when the URL is sent.
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		path = rawPath
+	}
+	u.Path, u.RawPath = path, rawPath
+	u.RawQuery = query.Encode()
+	u.Fragment, u.RawFragment = "", ""
+	return &u
+}
+
+// secrets lists what must never leave this package in error text.
+func (c *Client) secrets(accessToken string) []string {
+	s := []string{c.creds.LibrarySecret}
+	if accessToken != "" {
+		s = append(s, accessToken)
+	}
+	return s
+}
+
+// scrub replaces secrets in text taken from an upstream answer.
+func scrub(s string, secrets []string) string {
+	for _, secret := range secrets {
+		if secret != "" {
+			s = strings.ReplaceAll(s, secret, "<secret>")
+		}
+	}
+	return s
+}
