@@ -1,0 +1,161 @@
+package huawei
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"unicode/utf8"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+)
+
+// Resource is one quota entry. Type is kept byte for byte: Workspace sends
+// both "cores" and "Cores", which are different resources. An amount that
+// upstream left out, sent as null or sent unusable is not Valid.
+type Resource struct {
+	Type  string
+	Unit  string
+	Quota upstream.Amount
+	Used  upstream.Amount
+}
+
+// Quotas is a decoded quota answer. Skipped describes, one line each, the
+// entries and values that were left out because they were unusable; the
+// rest of the answer is still good.
+type Quotas struct {
+	Resources []Resource
+	Skipped   []string
+}
+
+// WorkspaceQuotas is the Workspace answer for one site.
+type WorkspaceQuotas struct {
+	SiteID string
+	Quotas
+}
+
+// decodeQuotaAnswer reads the {"resources": [...]} object that Workspace and
+// CTS share and returns the object's fields for the service-specific ones.
+// Only a broken overall shape is an error; a bad single value becomes a
+// note in Skipped.
+func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) {
+	var q Quotas
+	fields, err := decodeObject(body)
+	if err != nil {
+		return nil, q, fmt.Errorf("body: %w", err)
+	}
+	raw, ok := fields["resources"]
+	if !ok {
+		return nil, q, errors.New(`body has no "resources" field`)
+	}
+	if kind := jsonKind(raw); kind != "an array" {
+		return nil, q, fmt.Errorf(`"resources" is %s, want an array`, kind)
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, q, fmt.Errorf(`"resources": %w`, err)
+	}
+	q.Resources = make([]Resource, 0, len(elems))
+	for i, elem := range elems {
+		obj, err := decodeObject(elem)
+		if err != nil {
+			return nil, q, fmt.Errorf("resources[%d]: %w", i, err)
+		}
+		if r, ok := decodeResource(obj, i, &q.Skipped); ok {
+			q.Resources = append(q.Resources, r)
+		}
+	}
+	return fields, q, nil
+}
+
+// decodeResource turns one entry into a Resource; ok is false when the
+// entry has no usable type and must be dropped.
+func decodeResource(obj map[string]json.RawMessage, index int, skipped *[]string) (r Resource, ok bool) {
+	typ, err := stringField(obj, "type")
+	if err != nil {
+		*skipped = append(*skipped, fmt.Sprintf("resources[%d] type: %v; entry skipped", index, err))
+		return r, false
+	}
+	if typ == "" {
+		*skipped = append(*skipped, fmt.Sprintf("resources[%d]: empty type; entry skipped", index))
+		return r, false
+	}
+	r.Type = typ
+	name := quoteForNote(typ)
+	if r.Unit, err = stringField(obj, "unit"); err != nil {
+		*skipped = append(*skipped, fmt.Sprintf("resource %s unit: %v", name, err))
+	}
+	if r.Quota, err = upstream.ParseInteger(obj["quota"]); err != nil {
+		*skipped = append(*skipped, fmt.Sprintf("resource %s quota: %v", name, err))
+	}
+	if r.Used, err = upstream.ParseInteger(obj["used"]); err != nil {
+		*skipped = append(*skipped, fmt.Sprintf("resource %s used: %v", name, err))
+	}
+	return r, true
+}
+
+// decodeObject requires a JSON object; json.Unmarshal alone would accept
+// null as an empty map.
+func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
+	if kind := jsonKind(raw); kind != "an object" {
+		return nil, fmt.Errorf("is %s, want a JSON object", kind)
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	return fields, nil
+}
+
+// stringField reads an optional string; null or absent is "".
+func stringField(obj map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := obj[name]
+	if !ok || jsonKind(raw) == "null" {
+		return "", nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", fmt.Errorf("is %s, want a string", jsonKind(raw))
+	}
+	return s, nil
+}
+
+// jsonKind names the kind of a JSON value from its first byte, for error
+// messages that must not repeat upstream content.
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return "a number"
+	default:
+		return "not JSON"
+	}
+}
+
+// quoteForNote bounds an upstream string before it goes into a note that
+// may be logged.
+func quoteForNote(s string) string {
+	const max = 64
+	if len(s) > max {
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
+	}
+	return strconv.Quote(s)
+}
