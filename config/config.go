@@ -1,0 +1,235 @@
+// Package config loads, validates and holds the cloudquota_exporter
+// configuration file.
+//
+// A file is decoded strictly (an unknown key is an error), every problem in it
+// is reported at once, and a *Config that Load or Parse returns is complete:
+// secrets given in *_file keys have been read, and every target carries its
+// effective endpoint, timeout and cache TTL, so collectors never look at the
+// global section or the file system.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Credential types.
+const (
+	// CredentialTypeHuaweiCloud is an AK/SK pair (and optional security
+	// token) for Huawei Cloud APIs, used by the workspace and cts services.
+	CredentialTypeHuaweiCloud = "huaweicloud"
+	// CredentialTypeTencentSMH is a Tencent Cloud Smart Media Hosting media
+	// library ID and secret, used by the smh service.
+	CredentialTypeTencentSMH = "tencent_smh"
+)
+
+// Services a target can poll.
+const (
+	// ServiceSMH is Tencent Cloud Smart Media Hosting tenant-space usage.
+	ServiceSMH = "smh"
+	// ServiceWorkspace is Huawei Cloud Workspace quotas.
+	ServiceWorkspace = "workspace"
+	// ServiceCTS is Huawei Cloud Trace Service quotas.
+	ServiceCTS = "cts"
+)
+
+// Defaults for the global section.
+const (
+	// DefaultTimeout bounds one upstream request when neither the target nor
+	// the global section sets timeout.
+	DefaultTimeout = 10 * time.Second
+	// DefaultCacheTTL of zero makes every scrape poll upstream.
+	DefaultCacheTTL time.Duration = 0
+	// DefaultSMHEndpoint is the smh endpoint when a target sets none.
+	DefaultSMHEndpoint = "https://api.tencentsmh.cn"
+)
+
+// Config is a loaded and validated configuration file.
+type Config struct {
+	// Global holds the defaults that targets inherit.
+	Global Global `yaml:"global"`
+	// Credentials are referenced by name from targets.
+	Credentials []Credential `yaml:"credentials"`
+	// Targets are polled on scrapes, in file order.
+	Targets []Target `yaml:"targets"`
+}
+
+// Global holds settings that apply to every target that does not override
+// them.
+type Global struct {
+	// Timeout bounds one upstream request (default 10s, always > 0).
+	Timeout Duration `yaml:"timeout"`
+	// CacheTTL is how old a result may be and still be served instead of
+	// polling upstream (default 0: poll on every scrape).
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// Credential is a named set of secrets for one provider.
+//
+// After loading, the Secret fields hold the secret whether it was given
+// inline or in a file; the *_file fields keep the path the secret was read
+// from (resolved against the config file's directory) for display only.
+type Credential struct {
+	// Name is unique among credentials and referenced by Target.Credentials.
+	Name string `yaml:"name"`
+	// Type is CredentialTypeHuaweiCloud or CredentialTypeTencentSMH.
+	Type string `yaml:"type"`
+
+	// AccessKey is the Huawei Cloud AK.
+	AccessKey Secret `yaml:"access_key,omitempty"`
+	// AccessKeyFile is the file AccessKey was read from, if any.
+	AccessKeyFile string `yaml:"access_key_file,omitempty"`
+	// SecretKey is the Huawei Cloud SK.
+	SecretKey Secret `yaml:"secret_key,omitempty"`
+	// SecretKeyFile is the file SecretKey was read from, if any.
+	SecretKeyFile string `yaml:"secret_key_file,omitempty"`
+	// SecurityToken is the optional token that comes with temporary AK/SKs.
+	SecurityToken Secret `yaml:"security_token,omitempty"`
+	// SecurityTokenFile is the file SecurityToken was read from, if any.
+	SecurityTokenFile string `yaml:"security_token_file,omitempty"`
+
+	// LibraryID is the SMH media library ID.
+	LibraryID string `yaml:"library_id,omitempty"`
+	// LibrarySecret is the SMH media library secret.
+	LibrarySecret Secret `yaml:"library_secret,omitempty"`
+	// LibrarySecretFile is the file LibrarySecret was read from, if any.
+	LibrarySecretFile string `yaml:"library_secret_file,omitempty"`
+	// Grant is passed as is to the SMH token request (empty: not sent).
+	Grant string `yaml:"grant,omitempty"`
+	// TokenPeriod is passed, in whole seconds, as the SMH token period
+	// (zero: not sent).
+	TokenPeriod Duration `yaml:"token_period,omitempty"`
+	// UserID is passed to the SMH token and usage requests.
+	UserID string `yaml:"user_id,omitempty"`
+}
+
+// Target is one thing to poll: a service, the credential to poll it with
+// and the service-specific identifiers.
+type Target struct {
+	// Name is unique among targets and becomes the `target` label.
+	Name string `yaml:"name"`
+	// Service is ServiceSMH, ServiceWorkspace or ServiceCTS.
+	Service string `yaml:"service"`
+	// Credentials names a Credential of the type the service needs.
+	Credentials string `yaml:"credentials"`
+
+	// SpaceIDs are the SMH tenant spaces (smh only, at least one).
+	SpaceIDs []string `yaml:"space_ids,omitempty"`
+	// Endpoint is the effective base URL, without a trailing slash: the
+	// configured one, or the service default.
+	Endpoint string `yaml:"endpoint"`
+	// Region is the Huawei Cloud region (workspace and cts).
+	Region string `yaml:"region,omitempty"`
+	// ProjectID is the Huawei Cloud project (workspace and cts).
+	ProjectID string `yaml:"project_id,omitempty"`
+	// SiteIDs are Workspace sites; one request per site, or a single request
+	// without site_id when empty (workspace only).
+	SiteIDs []string `yaml:"site_ids,omitempty"`
+	// AZCode is passed as az_code when set (workspace only).
+	AZCode string `yaml:"az_code,omitempty"`
+
+	// Timeout is the effective per-request timeout: the target's own, else
+	// Global.Timeout.
+	Timeout Duration `yaml:"timeout"`
+	// CacheTTL is the effective cache TTL: the target's own, else
+	// Global.CacheTTL.
+	CacheTTL Duration `yaml:"cache_ttl"`
+}
+
+// Credential returns the credential called name, or nil if there is none.
+func (c *Config) Credential(name string) *Credential {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Credentials {
+		if c.Credentials[i].Name == name {
+			return &c.Credentials[i]
+		}
+	}
+	return nil
+}
+
+// Target returns the target called name, or nil if there is none.
+func (c *Config) Target(name string) *Target {
+	if c == nil {
+		return nil
+	}
+	for i := range c.Targets {
+		if c.Targets[i].Name == name {
+			return &c.Targets[i]
+		}
+	}
+	return nil
+}
+
+// Duration is a time.Duration written in YAML as a Go duration string such
+// as "10s", "1m30s" or "1h".
+type Duration time.Duration
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats d like time.Duration does.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalYAML writes d back in the form it is read.
+func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
+
+// MarshalJSON writes d as a duration string rather than nanoseconds.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// UnmarshalYAML parses a Go duration string. It rejects negative durations
+// because no setting in this file has a meaning for them.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("line %d: expected a duration such as 10s, 1m30s or 1h", n.Line)
+	}
+	v, err := parseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = v
+	return nil
+}
+
+func parseDuration(s string) (Duration, error) {
+	v, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		// time's own message is terser and names no valid form.
+		return 0, fmt.Errorf("invalid duration %q (use a Go duration such as 10s, 1m30s or 1h)", s)
+	}
+	if v < 0 {
+		return 0, fmt.Errorf("invalid duration %q: must not be negative", s)
+	}
+	return Duration(v), nil
+}
+
+// Secret is a string that redacts itself when printed or marshalled, so a
+// config dump or a careless %v cannot leak it. Read it with Value or
+// string(s).
+type Secret string
+
+const redacted = "<secret>"
+
+// Value returns the secret itself.
+func (s Secret) Value() string { return string(s) }
+
+// String returns "<secret>", never the value.
+func (s Secret) String() string { return redacted }
+
+// GoString keeps %#v from printing the value.
+func (s Secret) GoString() string { return `config.Secret("` + redacted + `")` }
+
+// MarshalYAML writes "<secret>" instead of the value.
+func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+
+// MarshalJSON writes "<secret>" instead of the value, or "" when unset.
+func (s Secret) MarshalJSON() ([]byte, error) {
+	if s == "" {
+		return []byte(`""`), nil
+	}
+	return []byte(`"` + redacted + `"`), nil
+}

@@ -1,0 +1,247 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The raw* types mirror the file. They exist so that validation can tell an
+// unset key from a zero one and report durations with their line, before
+// building the public types, which only hold effective values.
+type rawConfig struct {
+	Global      rawGlobal       `yaml:"global"`
+	Credentials []rawCredential `yaml:"credentials"`
+	Targets     []rawTarget     `yaml:"targets"`
+}
+
+type rawGlobal struct {
+	Timeout  rawDuration `yaml:"timeout"`
+	CacheTTL rawDuration `yaml:"cache_ttl"`
+}
+
+type rawCredential struct {
+	Name              string      `yaml:"name"`
+	Type              string      `yaml:"type"`
+	AccessKey         string      `yaml:"access_key"`
+	AccessKeyFile     string      `yaml:"access_key_file"`
+	SecretKey         string      `yaml:"secret_key"`
+	SecretKeyFile     string      `yaml:"secret_key_file"`
+	SecurityToken     string      `yaml:"security_token"`
+	SecurityTokenFile string      `yaml:"security_token_file"`
+	LibraryID         string      `yaml:"library_id"`
+	LibrarySecret     string      `yaml:"library_secret"`
+	LibrarySecretFile string      `yaml:"library_secret_file"`
+	Grant             string      `yaml:"grant"`
+	TokenPeriod       rawDuration `yaml:"token_period"`
+	UserID            string      `yaml:"user_id"`
+}
+
+type rawTarget struct {
+	Name        string      `yaml:"name"`
+	Service     string      `yaml:"service"`
+	Credentials string      `yaml:"credentials"`
+	SpaceIDs    []string    `yaml:"space_ids"`
+	Endpoint    string      `yaml:"endpoint"`
+	Region      string      `yaml:"region"`
+	ProjectID   string      `yaml:"project_id"`
+	SiteIDs     []string    `yaml:"site_ids"`
+	AZCode      string      `yaml:"az_code"`
+	Timeout     rawDuration `yaml:"timeout"`
+	CacheTTL    rawDuration `yaml:"cache_ttl"`
+}
+
+// rawDuration keeps the text and line of a duration so that a bad one is
+// reported with its target, key, line and value, and so that every bad one
+// is reported, which failing inside the decoder would not do.
+type rawDuration struct {
+	set  bool
+	line int
+	text string
+}
+
+func (d *rawDuration) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		// A TypeError lets the decoder go on, and describeDecodeErrors
+		// words it like the decoder's own type errors.
+		return &yaml.TypeError{Errors: []string{
+			fmt.Sprintf("line %d: cannot unmarshal %s into duration", n.Line, n.ShortTag()),
+		}}
+	}
+	*d = rawDuration{set: true, line: n.Line, text: n.Value}
+	return nil
+}
+
+// Load reads the configuration file at path and parses it with Parse.
+func Load(path string, expandEnv bool) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			// The path is already in the prefix; PathError would repeat it.
+			err = pe.Err
+		}
+		return nil, fmt.Errorf("config file %q: cannot read: %w", path, err)
+	}
+	return Parse(data, path, expandEnv)
+}
+
+// Parse decodes and validates a configuration file's contents. path names
+// the file in error messages and is the base for relative *_file paths; it
+// need not exist. With expandEnv, each ${VAR} in data is first replaced by
+// the environment variable VAR, everywhere in the text, comments included,
+// and an unset variable is an error. The substitution is textual, so a value
+// with YAML syntax in it (": ", a leading "*", quotes) belongs in a *_file
+// key or must be quoted accordingly.
+//
+// The error, if any, is an errors.Join of one-line errors, each starting
+// with `config file "<path>": `, covering every problem found. No message
+// contains a secret value.
+func Parse(data []byte, path string, expandEnv bool) (*Config, error) {
+	p := &problems{path: path}
+	if expandEnv {
+		data = expandEnvVars(data, p)
+		if p.failed() {
+			return nil, p.err()
+		}
+	}
+	raw, ok := decode(data, p)
+	if !ok {
+		return nil, p.err()
+	}
+	c := build(raw, p)
+	if p.failed() {
+		return nil, p.err()
+	}
+	return c, nil
+}
+
+// envRef is the only expansion form, so that a "$" alone (common in
+// secrets) is never touched.
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+func expandEnvVars(data []byte, p *problems) []byte {
+	matches := envRef.FindAllSubmatchIndex(data, -1)
+	if matches == nil {
+		return data
+	}
+	var out bytes.Buffer
+	last := 0
+	for _, m := range matches {
+		name := string(data[m[2]:m[3]])
+		val, ok := os.LookupEnv(name)
+		if !ok {
+			p.addLine(lineAt(data, m[0]), "environment variable %q is not set", name)
+			continue
+		}
+		out.Write(data[last:m[0]])
+		out.WriteString(val)
+		last = m[1]
+	}
+	out.Write(data[last:])
+	return out.Bytes()
+}
+
+func lineAt(data []byte, offset int) int {
+	return bytes.Count(data[:offset], []byte("\n")) + 1
+}
+
+// decode reads the single YAML document in data strictly. An empty file (or
+// one with only comments) is an empty configuration.
+func decode(data []byte, p *problems) (*rawConfig, bool) {
+	raw := &rawConfig{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(raw)
+	switch {
+	case errors.Is(err, io.EOF):
+		return raw, true
+	case err != nil:
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			for _, msg := range describeDecodeErrors(data, te.Errors) {
+				p.add("%s", msg)
+			}
+		} else {
+			p.add("%s", syntaxError(err))
+		}
+		return nil, false
+	}
+	// A second document would be silently ignored by Decode; a user who
+	// wrote one expects it to count.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+		return raw, true
+	case err != nil:
+		p.add("%s", syntaxError(err))
+	case isEmptyDocument(&extra):
+		// A trailing "---" adds nothing.
+		return raw, true
+	default:
+		p.addLine(extra.Line, "found a second YAML document; the file must hold only one")
+	}
+	return nil, false
+}
+
+func isEmptyDocument(n *yaml.Node) bool {
+	if len(n.Content) == 0 {
+		return true
+	}
+	c := n.Content[0]
+	return c.Kind == yaml.ScalarNode && c.ShortTag() == "!!null"
+}
+
+var reHasLine = regexp.MustCompile(`^line \d+: `)
+
+// lineless lists the starts of decoder messages that carry no line because
+// they are not about a position (bad encoding, aliases, explicit tags).
+var lineless = []string{
+	"input error", "invalid leading UTF-8", "invalid trailing UTF-8", "incomplete UTF-8",
+	"invalid length of a UTF-8", "invalid Unicode", "incomplete UTF-16", "unexpected low surrogate",
+	"expected low surrogate", "control characters", "attempted to go past", "unknown anchor",
+	"document contains excessive aliasing", "cannot decode", "anchor '", "!!binary",
+	"invalid array", "invalid map key", "map merge requires",
+}
+
+// syntaxError words a parser error like the others. The parser leaves out
+// the line when the problem is on the first one, so it is added back.
+func syntaxError(err error) string {
+	// Some messages quote a value ("cannot decode !!str `...` as a !!int"),
+	// which may be a secret.
+	msg := reQuotedValue.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+	if reHasLine.MatchString(msg) {
+		return msg
+	}
+	for _, l := range lineless {
+		if strings.HasPrefix(msg, l) {
+			return msg
+		}
+	}
+	return "line 1: " + msg
+}
+
+// problems collects every error found in one file.
+type problems struct {
+	path string
+	errs []error
+}
+
+func (p *problems) add(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf("config file %q: %s", p.path, fmt.Sprintf(format, args...)))
+}
+
+func (p *problems) addLine(line int, format string, args ...any) {
+	p.add("line %d: %s", line, fmt.Sprintf(format, args...))
+}
+
+func (p *problems) failed() bool { return len(p.errs) > 0 }
+
+func (p *problems) err() error { return errors.Join(p.errs...) }
