@@ -1,0 +1,212 @@
+package collector
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudquota/cloudquota_exporter/config"
+	"github.com/cloudquota/cloudquota_exporter/internal/smh"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+)
+
+// Exporter holds what outlives a scrape: the configured targets with their
+// cached answers and polls in flight, and the SMH clients whose access
+// tokens are reused across scrapes and targets. Apply swaps the
+// configuration; state of targets whose configuration is unchanged is kept.
+type Exporter struct {
+	http   *upstream.Client
+	logger log.Logger
+	now    func() time.Time
+
+	mu         sync.RWMutex
+	targets    []*target // in configuration order
+	byName     map[string]*target
+	byKey      map[string]*target
+	smhClients map[string]*smh.Client
+	// prevSMHClients holds the clients of the previous configuration
+	// while Apply runs.
+	prevSMHClients map[string]*smh.Client
+}
+
+// New returns an Exporter with no targets; call Apply with a configuration.
+func New(client *upstream.Client, logger log.Logger) *Exporter {
+	return &Exporter{
+		http:       client,
+		logger:     logger,
+		now:        time.Now,
+		byName:     map[string]*target{},
+		byKey:      map[string]*target{},
+		smhClients: map[string]*smh.Client{},
+	}
+}
+
+// Apply makes cfg the configuration that scrapes use. cfg must be valid
+// (config.Load validated it).
+func (e *Exporter) Apply(cfg *config.Config) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	oldByKey := e.byKey
+	e.prevSMHClients, e.smhClients = e.smhClients, make(map[string]*smh.Client)
+	defer func() { e.prevSMHClients = nil }()
+	e.targets = make([]*target, 0, len(cfg.Targets))
+	e.byName = make(map[string]*target, len(cfg.Targets))
+	e.byKey = make(map[string]*target, len(cfg.Targets))
+
+	for _, tc := range cfg.Targets {
+		cred := cfg.Credential(tc.Credentials)
+		key := fingerprint(tc, cred)
+		t, ok := oldByKey[key]
+		if !ok {
+			t = e.newTarget(tc, cred)
+		} else if tc.Service == config.ServiceSMH {
+			// Register the kept target's client so that new targets of
+			// the same credential share its token.
+			e.smhClient(cred, t.endpoint)
+		}
+		e.targets = append(e.targets, t)
+		e.byName[t.name] = t
+		e.byKey[key] = t
+	}
+}
+
+func (e *Exporter) newTarget(tc config.Target, cred *config.Credential) *target {
+	t := &target{
+		name:      tc.Name,
+		service:   tc.Service,
+		timeout:   time.Duration(tc.Timeout),
+		cacheTTL:  time.Duration(tc.CacheTTL),
+		labels:    targetLabels{projectID: tc.ProjectID},
+		onOutcome: e.logOutcome,
+		now:       e.now,
+	}
+	if cred != nil {
+		t.labels.libraryID = cred.LibraryID
+	}
+	endpoint, err := url.Parse(tc.Endpoint)
+	if err != nil || cred == nil {
+		// Unreachable after validation; report it on every scrape instead of crashing.
+		t.poll = func(context.Context) (*targetData, error) {
+			return nil, fmt.Errorf("target %q is misconfigured", tc.Name)
+		}
+		return t
+	}
+	t.endpoint = endpoint
+	t.poll = e.newPoll(tc, cred, endpoint)
+	return t
+}
+
+// smhClient returns the one client of a credential and endpoint, so that
+// every target using them shares an access token, and a reload that keeps
+// them keeps the token. Called with e.mu held.
+func (e *Exporter) smhClient(cred *config.Credential, endpoint *url.URL) *smh.Client {
+	key := smhClientKey(cred, endpoint.String())
+	if c, ok := e.smhClients[key]; ok {
+		return c
+	}
+	c, ok := e.prevSMHClients[key]
+	if !ok {
+		c = smh.NewClient(e.http, endpoint, smhCredentials(cred))
+	}
+	e.smhClients[key] = c
+	return c
+}
+
+func smhClientKey(cred *config.Credential, endpoint string) string {
+	return hashOf(endpoint, smhCredentials(cred))
+}
+
+// fingerprint identifies a target's configuration, credential included, so
+// that a reload keeps the state of targets it did not change.
+func fingerprint(tc config.Target, cred *config.Credential) string {
+	if cred == nil {
+		return hashOf(tc)
+	}
+	return hashOf(tc, *cred)
+}
+
+// hashOf hashes the printed values; secrets are in there, so only the
+// digest is kept.
+func hashOf(values ...any) string {
+	h := sha256.New()
+	for _, v := range values {
+		fmt.Fprintf(h, "%#v\n", v)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Has tells whether a target of that name is configured.
+func (e *Exporter) Has(name string) bool {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	_, ok := e.byName[name]
+	return ok
+}
+
+// Names lists the configured targets in configuration order.
+func (e *Exporter) Names() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	names := make([]string, len(e.targets))
+	for i, t := range e.targets {
+		names[i] = t.name
+	}
+	return names
+}
+
+// Scrape returns a collector for one scrape of every target, bounded by ctx.
+func (e *Exporter) Scrape(ctx context.Context) prometheus.Collector {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return &scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), logger: e.logger, now: e.now}
+}
+
+// ScrapeTarget returns a collector for one scrape of the named target, and
+// false when no such target is configured.
+func (e *Exporter) ScrapeTarget(ctx context.Context, name string) (prometheus.Collector, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	t, ok := e.byName[name]
+	if !ok {
+		return nil, false
+	}
+	return &scrape{ctx: ctx, targets: []*target{t}, logger: e.logger, now: e.now}, true
+}
+
+// logOutcome logs a finished poll once, however many scrapes shared it.
+func (e *Exporter) logOutcome(t *target, o outcome, abandoned bool) {
+	logger := log.With(e.logger, "target", t.name, "service", t.service)
+	if o.err == nil {
+		for _, s := range o.data.skipped() {
+			level.Warn(logger).Log("msg", "Skipped an unusable upstream value", "value", s)
+		}
+		return
+	}
+	if abandoned {
+		level.Warn(logger).Log("msg", "Target poll abandoned: every scrape waiting for it reached its deadline", "err", o.err)
+		return
+	}
+	keyvals := []any{"msg", "Target poll failed", "err", o.err}
+	var apiErr *upstream.APIError
+	var transportErr *upstream.TransportError
+	var decodeErr *upstream.DecodeError
+	switch {
+	case errors.As(o.err, &apiErr):
+		keyvals = append(keyvals, "status", apiErr.StatusCode, "code", apiErr.Code, "request_id", apiErr.RequestID)
+	case errors.As(o.err, &transportErr):
+		keyvals = append(keyvals, "request_id", transportErr.RequestID)
+	case errors.As(o.err, &decodeErr):
+		keyvals = append(keyvals, "request_id", decodeErr.RequestID)
+	}
+	level.Warn(logger).Log(keyvals...)
+}

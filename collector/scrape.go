@@ -1,0 +1,59 @@
+package collector
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// scrape is the prometheus.Collector of one HTTP scrape: it polls its
+// targets concurrently, each bounded by the scrape's context, and turns the
+// answers into const metrics.
+type scrape struct {
+	ctx     context.Context
+	targets []*target
+	logger  log.Logger
+	now     func() time.Time
+}
+
+var _ prometheus.Collector = (*scrape)(nil)
+
+// Describe sends every descriptor the exporter can emit.
+func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range allDescs {
+		ch <- d
+	}
+}
+
+// Collect polls the targets and sends their metrics. A failing target
+// yields cloudquota_up 0 and never stops the others.
+func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+	var wg sync.WaitGroup
+	for _, t := range s.targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			start := s.now()
+			out := t.fetch(s.ctx)
+			elapsed := s.now().Sub(start)
+			emitTarget(ch, t, out, elapsed)
+		}()
+	}
+	wg.Wait()
+}
+
+func emitTarget(ch chan<- prometheus.Metric, t *target, out outcome, elapsed time.Duration) {
+	up := 0.0
+	if out.err == nil {
+		up = 1
+		emitData(ch, t.name, t.labels, out.data)
+	}
+	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, t.name, t.service)
+	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, elapsed.Seconds(), t.name, t.service)
+	if last := t.lastSuccessTime(); !last.IsZero() {
+		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(last.UnixNano())/1e9, t.name, t.service)
+	}
+}

@@ -1,0 +1,126 @@
+package collector
+
+import (
+	"context"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// pollFunc asks upstream for one target's data.
+type pollFunc func(ctx context.Context) (*targetData, error)
+
+// outcome is the result of one upstream poll of a target.
+type outcome struct {
+	data *targetData
+	err  error
+	at   time.Time // when the poll ended
+}
+
+// target is the long-lived state of one configured target: its last
+// outcome (for cache_ttl and the last-success time) and the poll in flight,
+// which concurrent scrapes share.
+type target struct {
+	name     string
+	service  string
+	endpoint *url.URL
+	labels   targetLabels
+	timeout  time.Duration
+	cacheTTL time.Duration
+	poll     pollFunc
+	// onOutcome is told about every finished poll, once, whatever number of
+	// scrapes waited for it; the exporter logs failures there.
+	onOutcome func(t *target, o outcome, abandoned bool)
+	now       func() time.Time
+
+	mu          sync.Mutex
+	lastOK      *outcome
+	lastSuccess time.Time
+	inflight    *sharedPoll
+}
+
+// sharedPoll is one upstream poll that any number of scrapes wait for. It
+// is cancelled when the last of them gives up, so an abandoned poll does not
+// keep calling upstream.
+type sharedPoll struct {
+	done      chan struct{}
+	out       outcome
+	waiters   int
+	abandoned bool // every waiter left before the answer came
+	cancel    context.CancelFunc
+}
+
+// fetch returns the target's data for one scrape: a cached answer younger
+// than cache_ttl, or the answer of a poll shared with concurrent scrapes.
+// It returns when the data is there or ctx ends, whichever is first.
+func (t *target) fetch(ctx context.Context) outcome {
+	t.mu.Lock()
+	if t.cacheTTL > 0 && t.lastOK != nil && t.now().Sub(t.lastOK.at) < t.cacheTTL {
+		cached := *t.lastOK
+		t.mu.Unlock()
+		return cached
+	}
+	p := t.inflight
+	if p == nil {
+		p = t.startPoll()
+	}
+	p.waiters++
+	t.mu.Unlock()
+
+	select {
+	case <-p.done:
+		return p.out
+	case <-ctx.Done():
+		t.mu.Lock()
+		p.waiters--
+		if p.waiters == 0 {
+			// Nobody wants this answer any more: stop calling upstream, and
+			// let the next scrape start afresh instead of joining a poll
+			// that is being cancelled.
+			p.abandoned = true
+			p.cancel()
+			if t.inflight == p {
+				t.inflight = nil
+			}
+		}
+		t.mu.Unlock()
+		return outcome{err: ctx.Err(), at: t.now()}
+	}
+}
+
+// startPoll must be called with t.mu held.
+func (t *target) startPoll() *sharedPoll {
+	// The poll outlives any single scrape's context (it is shared), so it
+	// gets its own, bounded by the target's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}
+	t.inflight = p
+	go func() {
+		defer cancel()
+		data, err := t.poll(ctx)
+		out := outcome{data: data, err: err, at: t.now()}
+		t.mu.Lock()
+		p.out = out
+		abandoned := p.abandoned
+		if t.inflight == p {
+			t.inflight = nil
+		}
+		if err == nil {
+			t.lastOK = &out
+			t.lastSuccess = out.at
+		}
+		t.mu.Unlock()
+		close(p.done)
+		if t.onOutcome != nil {
+			t.onOutcome(t, out, abandoned)
+		}
+	}()
+	return p
+}
+
+// lastSuccessTime is when upstream last answered well, zero if never.
+func (t *target) lastSuccessTime() time.Time {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.lastSuccess
+}

@@ -1,0 +1,125 @@
+package simcloud
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+)
+
+// maxClockSkew is how far X-Sdk-Date may be from the gateway's clock.
+const maxClockSkew = 15 * time.Minute
+
+// huaweiError writes the Huawei error body, the gateway's or a service's.
+func huaweiError(w http.ResponseWriter, status int, code, message, requestID string) {
+	writeJSON(w, status, map[string]string{"error_code": code, "error_msg": message, "request_id": requestID})
+}
+
+// authenticate plays the API gateway: it checks the AK/SK signature and the
+// project header, answering the gateway's error itself when they fail.
+func (c *Cloud) authenticate(w http.ResponseWriter, r *http.Request, projectID, requestID string) bool {
+	lookup := func(ak string) (huawei.Credentials, bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		k, ok := c.Keys[ak]
+		return huawei.Credentials{AccessKey: ak, SecretKey: k.SecretKey, SecurityToken: k.SecurityToken}, ok
+	}
+	if err := huawei.Verify(r, nil, lookup, c.Now(), maxClockSkew); err != nil {
+		c.count(OpHuaweiAuthFailure)
+		code, msg := "APIGW.0301", "Incorrect IAM authentication information: verify aksk signature fail"
+		var verr *huawei.VerifyError
+		if errors.As(err, &verr) {
+			code, msg = verr.Code, verr.Msg
+		}
+		huaweiError(w, http.StatusUnauthorized, code, msg, requestID)
+		return false
+	}
+	if got := r.Header.Get("X-Project-Id"); got != "" && got != projectID {
+		huaweiError(w, http.StatusForbidden, "APIGW.0302", "The IAM user is not authorized to access the API: project id mismatch", requestID)
+		return false
+	}
+	return true
+}
+
+// projectFromPath returns {project_id} of /vN/{project_id}/suffix.
+func projectFromPath(path, version, suffix string) string {
+	p := strings.TrimPrefix(path, "/"+version+"/")
+	p = strings.TrimSuffix(p, suffix)
+	if strings.Contains(p, "/") {
+		return ""
+	}
+	return p
+}
+
+// huaweiQuota is one element of a quota answer; nil pointers are sent as
+// null, and unit is left out for CTS.
+type huaweiQuota struct {
+	Type  string  `json:"type"`
+	Quota *uint64 `json:"quota"`
+	Used  *uint64 `json:"used"`
+	Unit  *string `json:"unit,omitempty"`
+}
+
+func (c *Cloud) quotas(resources []*Resource, withUnit bool) []huaweiQuota {
+	elapsed := c.Now().Sub(c.start)
+	out := make([]huaweiQuota, 0, len(resources))
+	for _, r := range resources {
+		base := r.Used
+		if r.Quota != nil {
+			base = *r.Quota
+		}
+		used := drift(r.Used, r.Swing, base, r.Quota, elapsed, c.DriftPeriod)
+		q := huaweiQuota{Type: r.Type, Quota: r.Quota, Used: &used}
+		if withUnit {
+			unit := r.Unit
+			q.Unit = &unit
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
+// workspaceQuotas serves GET /v2/{project_id}/quotas/detail.
+func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestID string) {
+	c.count(OpWorkspaceQuotas)
+	projectID := projectFromPath(r.URL.Path, "v2", "/quotas/detail")
+	if !c.authenticate(w, r, projectID, requestID) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	project, ok := c.Projects[projectID]
+	if !ok {
+		huaweiError(w, http.StatusNotFound, "WKS.00000404", "project not found", requestID)
+		return
+	}
+	site := r.URL.Query().Get("site_id")
+	if site == "" {
+		site = project.DefaultSite
+	}
+	resources, ok := project.Sites[site]
+	if !ok {
+		huaweiError(w, http.StatusNotFound, "WKS.00000404", "site not found: "+site, requestID)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": c.quotas(resources, true), "site_id": site})
+}
+
+// ctsQuotas serves GET /v3/{project_id}/quotas.
+func (c *Cloud) ctsQuotas(w http.ResponseWriter, r *http.Request, requestID string) {
+	c.count(OpCTSQuotas)
+	projectID := projectFromPath(r.URL.Path, "v3", "/quotas")
+	if !c.authenticate(w, r, projectID, requestID) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	project, ok := c.Projects[projectID]
+	if !ok {
+		huaweiError(w, http.StatusNotFound, "CTS.0001", "project not found", requestID)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resources": c.quotas(project.CTS, false)})
+}
