@@ -1,0 +1,58 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	slgk "github.com/tjhop/slog-gokit"
+)
+
+// logLevels maps --log.level to go-kit's filter and to the slog level that
+// the bridge for exporter-toolkit reports as enabled.
+var logLevels = map[string]struct {
+	option level.Option
+	slog   slog.Level
+}{
+	"debug": {level.AllowDebug(), slog.LevelDebug},
+	"info":  {level.AllowInfo(), slog.LevelInfo},
+	"warn":  {level.AllowWarn(), slog.LevelWarn},
+	"error": {level.AllowError(), slog.LevelError},
+}
+
+// newLogger returns the go-kit logger used throughout, and the same logger
+// as a *slog.Logger for exporter-toolkit, which demands one.
+func newLogger(w io.Writer, lvl, format string) (log.Logger, *slog.Logger, error) {
+	l, ok := logLevels[lvl]
+	if !ok {
+		return nil, nil, fmt.Errorf("unknown log level %q", lvl)
+	}
+	var logger log.Logger
+	switch format {
+	case "logfmt":
+		logger = log.NewLogfmtLogger(log.NewSyncWriter(w))
+	case "json":
+		logger = log.NewJSONLogger(log.NewSyncWriter(w))
+	default:
+		return nil, nil, fmt.Errorf("unknown log format %q", format)
+	}
+	logger = level.NewFilter(logger, l.option)
+	// The bridge adds its own time and caller, so it gets the logger
+	// before ours are added.
+	bridge := slog.New(slgk.NewGoKitHandler(logger, l.slog))
+	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	return logger, bridge, nil
+}
+
+// fatal logs an error and returns the process exit status for it.
+func fatal(logger log.Logger, msg string, err error) int {
+	if logger == nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", msg, err)
+		return 1
+	}
+	level.Error(logger).Log("msg", msg, "err", err)
+	return 1
+}
