@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,7 +28,25 @@ type testServer struct {
 	*httptest.Server
 	configPath string
 	cloudURL   string
-	logs       *strings.Builder
+	logs       *lockedBuffer
+}
+
+// lockedBuffer is a log sink that tests may read while the exporter writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newTestServer(t *testing.T, maxRequests int) *testServer {
@@ -42,8 +61,8 @@ func newTestServer(t *testing.T, maxRequests int) *testServer {
 		t.Fatal(err)
 	}
 
-	logs := &strings.Builder{}
-	logger := log.NewSyncLogger(log.NewLogfmtLogger(logs))
+	logs := &lockedBuffer{}
+	logger := log.NewLogfmtLogger(logs)
 	reg := prometheus.NewRegistry()
 	client := upstream.New(upstream.Options{MaxConcurrent: 4, Observer: collector.NewRequestCounter(reg)})
 	exporter := collector.New(client, logger)

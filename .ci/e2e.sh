@@ -73,3 +73,16 @@ python3 .ci/assert_prometheus.py "http://127.0.0.1:$prom_port" || {
   echo "--- prometheus log"; tail -50 "$work/prometheus.log"
   exit 1
 }
+
+echo "--- SIGHUP reloads, SIGTERM shuts down cleanly"
+exporter_pid=${pids[0]}
+kill -HUP "$exporter_pid"
+for _ in $(seq 1 50); do grep -q 'msg="Configuration reloaded"' "$work/exporter.log" && break; sleep 0.1; done
+grep -q 'msg="Configuration reloaded"' "$work/exporter.log" || { echo "SIGHUP did not reload"; cat "$work/exporter.log"; exit 1; }
+kill -TERM "$exporter_pid"
+status=0
+wait "$exporter_pid" || status=$?
+if [ "$status" != 0 ] || ! grep -q 'msg="Shutting down"' "$work/exporter.log"; then
+  echo "exporter exit status $status after SIGTERM"; cat "$work/exporter.log"; exit 1
+fi
+echo "SIGHUP reloaded the configuration; SIGTERM: clean exit 0"

@@ -110,10 +110,12 @@ func (t *target) startPoll() *sharedPoll {
 			t.lastSuccess = out.at
 		}
 		t.mu.Unlock()
-		close(p.done)
+		// Logged before the waiters see the outcome, so that a scrape
+		// that reports a target down has already logged why.
 		if t.onOutcome != nil {
 			t.onOutcome(t, out, abandoned)
 		}
+		close(p.done)
 	}()
 	return p
 }
