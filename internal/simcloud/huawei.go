@@ -81,20 +81,32 @@ func (c *Cloud) quotas(resources []*Resource, withUnit bool) []huaweiQuota {
 	return out
 }
 
+// huaweiProject authenticates a request for /{version}/{project_id}{suffix}
+// and returns its project with c.mu held; the caller must unlock. On failure
+// it has answered the request itself and returns nil, unlocked.
+func (c *Cloud) huaweiProject(w http.ResponseWriter, r *http.Request, requestID, version, suffix, notFoundCode string) *Project {
+	projectID := projectFromPath(r.URL.Path, version, suffix)
+	if !c.authenticate(w, r, projectID, requestID) {
+		return nil
+	}
+	c.mu.Lock()
+	project, ok := c.Projects[projectID]
+	if !ok {
+		c.mu.Unlock()
+		huaweiError(w, http.StatusNotFound, notFoundCode, "project not found", requestID)
+		return nil
+	}
+	return project
+}
+
 // workspaceQuotas serves GET /v2/{project_id}/quotas/detail.
 func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestID string) {
 	c.count(OpWorkspaceQuotas)
-	projectID := projectFromPath(r.URL.Path, "v2", "/quotas/detail")
-	if !c.authenticate(w, r, projectID, requestID) {
+	project := c.huaweiProject(w, r, requestID, "v2", "/quotas/detail", "WKS.00000404")
+	if project == nil {
 		return
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
-	project, ok := c.Projects[projectID]
-	if !ok {
-		huaweiError(w, http.StatusNotFound, "WKS.00000404", "project not found", requestID)
-		return
-	}
 	site := r.URL.Query().Get("site_id")
 	if site == "" {
 		site = project.DefaultSite
@@ -110,16 +122,10 @@ func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestI
 // ctsQuotas serves GET /v3/{project_id}/quotas.
 func (c *Cloud) ctsQuotas(w http.ResponseWriter, r *http.Request, requestID string) {
 	c.count(OpCTSQuotas)
-	projectID := projectFromPath(r.URL.Path, "v3", "/quotas")
-	if !c.authenticate(w, r, projectID, requestID) {
+	project := c.huaweiProject(w, r, requestID, "v3", "/quotas", "CTS.0001")
+	if project == nil {
 		return
 	}
-	c.mu.Lock()
 	defer c.mu.Unlock()
-	project, ok := c.Projects[projectID]
-	if !ok {
-		huaweiError(w, http.StatusNotFound, "CTS.0001", "project not found", requestID)
-		return
-	}
 	writeJSON(w, http.StatusOK, map[string]any{"resources": c.quotas(project.CTS, false)})
 }
