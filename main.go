@@ -127,10 +127,7 @@ func run(args []string) int {
 	}
 
 	mux := http.NewServeMux()
-	landing, err := newLandingPage(*metricsPath)
-	if err != nil {
-		return fatal(logger, "Cannot build the landing page", err)
-	}
+	landing := newStatusPage(exporter, *metricsPath, logger)
 	newHandlers(exporter, exporterReg, logger, *timeoutOffset, *maxRequests, requestReload).register(mux, *metricsPath, landing)
 
 	server := &http.Server{
@@ -193,20 +190,4 @@ func checkConfig(path string, expandEnv bool) int {
 	}
 	fmt.Printf("config file %q is valid: %d credentials, %d targets\n", path, len(cfg.Credentials), len(cfg.Targets))
 	return 0
-}
-
-func newLandingPage(metricsPath string) (http.Handler, error) {
-	return web.NewLandingPage(web.LandingConfig{
-		Name:        exporterName,
-		Description: "Prometheus exporter for cloud quotas: Tencent Cloud SMH, Huawei Cloud Workspace and Huawei Cloud Trace Service",
-		Version:     version.Info(),
-		Form: web.LandingForm{
-			Action: "/probe",
-			Inputs: []web.LandingFormInput{{Label: "Target", Type: "text", Name: "target", Placeholder: "configured target name"}},
-		},
-		Links: []web.LandingLinks{
-			{Address: metricsPath, Text: "Metrics"},
-			{Address: "/-/healthy", Text: "Health"},
-		},
-	})
 }

@@ -78,10 +78,7 @@ func newTestServer(t *testing.T, maxRequests int) *testServer {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	landing, err := newLandingPage("/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
+	landing := newStatusPage(exporter, "/metrics", logger)
 	newHandlers(exporter, reg, logger, 500*time.Millisecond, maxRequests, reload).register(mux, "/metrics", landing)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -281,5 +278,41 @@ func TestConfigCheck(t *testing.T) {
 	}
 	if code := run([]string{"--config.file=" + filepath.Join(dir, "missing.yml"), "--web.listen-address=127.0.0.1:0"}); code == 0 {
 		t.Errorf("start-up with a missing config file: exit 0")
+	}
+}
+
+func TestStatusPageShowsEveryTargetWithItsLastError(t *testing.T) {
+	s := newTestServer(t, 0)
+	_, page := s.get(t, "/")
+	if !strings.Contains(page, "not scraped yet") {
+		t.Errorf("before any scrape, targets should say so")
+	}
+	// Break one target: a secret key the simulated gateway rejects.
+	broken := strings.Replace(demo.ConfigYAML(s.cloudURL), "secret_key: demo-temp-secret-key-00000000001", "secret_key: wrong-<b>key</b>", 1)
+	os.WriteFile(s.configPath, []byte(broken), 0o600)
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/-/reload", nil)
+	if code, body := do(t, req); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	s.get(t, "/metrics")
+	code, page := s.get(t, "/")
+	if code != http.StatusOK {
+		t.Fatalf("status page: HTTP %d", code)
+	}
+	for _, name := range []string{"media-prod", "media-backup", "desktops-prod", "desktops-dev", "audit-prod", "audit-dev"} {
+		if !strings.Contains(page, `<a href="probe?target=`+name+`">`+name+`</a>`) {
+			t.Errorf("status page lacks target %s", name)
+		}
+	}
+	if strings.Count(page, `<td class="down">down</td>`) != 2 || strings.Count(page, `<td class="up">up</td>`) != 4 {
+		t.Errorf("want 2 targets down (the temporary credential's) and 4 up:\n%s", page)
+	}
+	for _, want := range []string{"HTTP 401 APIGW.0301", "verify aksk signature fail", "[request id "} {
+		if !strings.Contains(page, want) {
+			t.Errorf("status page lacks the last error's %q", want)
+		}
+	}
+	if strings.Contains(page, "<b>key</b>") || strings.Contains(page, "wrong-") {
+		t.Errorf("status page shows the secret key")
 	}
 }

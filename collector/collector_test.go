@@ -389,3 +389,17 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+func TestApplyPicksUpRotatedSecret(t *testing.T) {
+	cloud := newTestCloud(t)
+	e, _, _ := newTestExporter(t, testConfig(t, cloud.URL, ""))
+	if got := scrapeOnce(t, e); got[`cloudquota_up{service="workspace",target="desktops"}`] != 1 {
+		t.Fatal("target not up before the rotation")
+	}
+	rotated := testConfig(t, cloud.URL, "")
+	rotated.Credential("hw").SecretKey = "rotated-but-wrong"
+	e.Apply(rotated)
+	if got := scrapeOnce(t, e); got[`cloudquota_up{service="workspace",target="desktops"}`] != 0 {
+		t.Error("a reload that changed only the secret key kept using the old one")
+	}
+}

@@ -123,24 +123,34 @@ func (e *Exporter) smhClient(cred *config.Credential, endpoint *url.URL) *smh.Cl
 }
 
 func smhClientKey(cred *config.Credential, endpoint string) string {
-	return hashOf(endpoint, smhCredentials(cred))
+	return hashOf(append(credentialFields(cred), endpoint)...)
 }
 
 // fingerprint identifies a target's configuration, credential included, so
-// that a reload keeps the state of targets it did not change.
+// that a reload keeps the state of targets it did not change, and only
+// those: a rotated secret must reach the clients.
 func fingerprint(tc config.Target, cred *config.Credential) string {
-	if cred == nil {
-		return hashOf(tc)
-	}
-	return hashOf(tc, *cred)
+	return hashOf(append(credentialFields(cred), fmt.Sprintf("%#v", tc))...)
 }
 
-// hashOf hashes the printed values; secrets are in there, so only the
-// digest is kept.
-func hashOf(values ...any) string {
+// credentialFields lists every field of a credential with its secrets in
+// clear: config.Secret prints as "<secret>", which would hide a rotation.
+func credentialFields(c *config.Credential) []string {
+	if c == nil {
+		return nil
+	}
+	return []string{
+		c.Name, c.Type, c.AccessKey.Value(), c.SecretKey.Value(), c.SecurityToken.Value(),
+		c.LibraryID, c.LibrarySecret.Value(), c.Grant, c.TokenPeriod.String(), c.UserID,
+	}
+}
+
+// hashOf digests the fields; secrets are among them, so only the digest
+// is kept.
+func hashOf(fields ...string) string {
 	h := sha256.New()
-	for _, v := range values {
-		fmt.Fprintf(h, "%#v\n", v)
+	for _, f := range fields {
+		fmt.Fprintf(h, "%d:%s\n", len(f), f)
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

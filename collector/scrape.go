@@ -38,7 +38,9 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			defer wg.Done()
 			start := s.now()
 			out := t.fetch(s.ctx)
-			elapsed := s.now().Sub(start)
+			end := s.now()
+			elapsed := end.Sub(start)
+			t.recordScrape(out, end, elapsed)
 			emitTarget(ch, t, out, elapsed)
 		}()
 	}

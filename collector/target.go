@@ -37,6 +37,7 @@ type target struct {
 	lastOK      *outcome
 	lastSuccess time.Time
 	inflight    *sharedPoll
+	lastScrape  *scrapeResult
 }
 
 // sharedPoll is one upstream poll that any number of scrapes wait for. It

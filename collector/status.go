@@ -1,0 +1,76 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// TargetStatus is what the last scrape of a target found, for the status
+// page: an operator sees why a target is down without reading logs.
+type TargetStatus struct {
+	Name    string
+	Service string
+	// Scraped is false until a scrape has covered the target.
+	Scraped  bool
+	Up       bool
+	At       time.Time // when that scrape got its answer
+	Duration time.Duration
+	// Error is the reason the target was down, as logged: upstream code,
+	// message and request id, never a secret.
+	Error       string
+	LastSuccess time.Time
+}
+
+// scrapeResult is the last scrape's view of a target.
+type scrapeResult struct {
+	at       time.Time
+	up       bool
+	duration time.Duration
+	err      string
+}
+
+// recordScrape keeps the outcome a scrape reported for the status page.
+func (t *target) recordScrape(out outcome, at time.Time, elapsed time.Duration) {
+	r := scrapeResult{at: at, up: out.err == nil, duration: elapsed}
+	if out.err != nil {
+		r.err = describeError(out.err)
+	}
+	t.mu.Lock()
+	t.lastScrape = &r
+	t.mu.Unlock()
+}
+
+// describeError words an error for an operator.
+func describeError(err error) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return "no answer before the deadline (scrape timeout or target timeout): " + err.Error()
+	case errors.Is(err, context.Canceled):
+		return "scrape cancelled before upstream answered"
+	}
+	return err.Error()
+}
+
+func (t *target) status() TargetStatus {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := TargetStatus{Name: t.name, Service: t.service, LastSuccess: t.lastSuccess}
+	if r := t.lastScrape; r != nil {
+		s.Scraped, s.Up, s.At, s.Duration, s.Error = true, r.up, r.at, r.duration, r.err
+	}
+	return s
+}
+
+// Status returns the state of every configured target, in configuration
+// order.
+func (e *Exporter) Status() []TargetStatus {
+	e.mu.RLock()
+	targets := append([]*target(nil), e.targets...)
+	e.mu.RUnlock()
+	out := make([]TargetStatus, len(targets))
+	for i, t := range targets {
+		out[i] = t.status()
+	}
+	return out
+}

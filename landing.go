@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/cloudquota/cloudquota_exporter/collector"
+)
+
+// statusPage is the landing page: exporter-toolkit's page with a table of
+// every target's last scrape, so that an operator sees at a glance which
+// target is down and why.
+type statusPage struct {
+	exporter    *collector.Exporter
+	metricsPath string
+	logger      log.Logger
+	now         func() time.Time
+}
+
+func newStatusPage(e *collector.Exporter, metricsPath string, logger log.Logger) *statusPage {
+	return &statusPage{exporter: e, metricsPath: metricsPath, logger: logger, now: time.Now}
+}
+
+// statusTable is html/template so that upstream text (error messages,
+// names) is escaped.
+var statusTable = template.Must(template.New("status").Funcs(template.FuncMap{
+	"ago": func(now, t time.Time) string { return now.Sub(t).Round(time.Second).String() + " ago" },
+	"utc": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 MST") },
+	"ms":  func(d time.Duration) string { return d.Round(time.Millisecond).String() },
+}).Parse(`<h2>Targets</h2>
+<table class="targets">
+<tr><th>Target</th><th>Service</th><th>Last result</th><th>When</th><th>Took</th><th>Last success</th><th>Last error</th></tr>
+{{- range .Targets}}
+<tr>
+<td><a href="probe?target={{.Name}}">{{.Name}}</a></td>
+<td>{{.Service}}</td>
+{{- if not .Scraped}}
+<td>not scraped yet</td><td></td><td></td>
+{{- else if .Up}}
+<td class="up">up</td><td>{{utc .At}} ({{ago $.Now .At}})</td><td>{{ms .Duration}}</td>
+{{- else}}
+<td class="down">down</td><td>{{utc .At}} ({{ago $.Now .At}})</td><td>{{ms .Duration}}</td>
+{{- end}}
+<td>{{if .LastSuccess.IsZero}}never{{else}}{{utc .LastSuccess}}{{end}}</td>
+<td class="error">{{.Error}}</td>
+</tr>
+{{- else}}
+<tr><td colspan="7">No targets are configured.</td></tr>
+{{- end}}
+</table>`))
+
+const statusCSS = `
+table.targets { border-collapse: collapse; margin-top: 0.5em; }
+table.targets th, table.targets td { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
+table.targets td.up { color: #1a7f37; font-weight: bold; }
+table.targets td.down { color: #cf222e; font-weight: bold; }
+table.targets td.error { font-family: monospace; max-width: 50em; word-break: break-word; }
+`
+
+// ServeHTTP renders the page afresh: target states change with every scrape.
+func (p *statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var table bytes.Buffer
+	err := statusTable.Execute(&table, struct {
+		Now     time.Time
+		Targets []collector.TargetStatus
+	}{p.now(), p.exporter.Status()})
+	if err != nil {
+		level.Error(p.logger).Log("msg", "Cannot render the status page", "err", err)
+		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
+		return
+	}
+	page, err := web.NewLandingPage(web.LandingConfig{
+		Name:        exporterName,
+		Description: "Prometheus exporter for cloud quotas: Tencent Cloud SMH, Huawei Cloud Workspace and Huawei Cloud Trace Service",
+		Version:     version.Info(),
+		Form: web.LandingForm{
+			Action: "/probe",
+			Inputs: []web.LandingFormInput{{Label: "Target", Type: "text", Name: "target", Placeholder: "configured target name"}},
+		},
+		Links: []web.LandingLinks{
+			{Address: p.metricsPath, Text: "Metrics", Description: "the exporter's own metrics and every target, polled now"},
+			{Address: "/-/healthy", Text: "Health"},
+		},
+		ExtraHTML: table.String(),
+		ExtraCSS:  statusCSS,
+		Profiling: "false",
+	})
+	if err != nil {
+		level.Error(p.logger).Log("msg", "Cannot render the status page", "err", err)
+		http.Error(w, "cannot render the status page", http.StatusInternalServerError)
+		return
+	}
+	page.ServeHTTP(w, r)
+}
