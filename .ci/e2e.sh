@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# End-to-end check: the demo exporter's /metrics passes promtool, and a real
+# End-to-end check: the demo exporter's /metrics passes promtool; a real
 # Prometheus scraping it (/metrics and /probe) sees cloudquota_up 1 for every
-# demo target and all seven quota metric families.
+# demo target and all seven quota metric families; with the shipped rules
+# loaded, the demo's near-full quota makes CloudQuotaAlmostFull arrive at a
+# real Alertmanager.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,12 +42,37 @@ done
 if grep -E '^cloudquota_up\{.*\} 0$' "$work/metrics.txt"; then echo "a demo target is down"; cat "$work/exporter.log"; exit 1; fi
 echo "promtool: clean; all seven quota families present; every demo target up"
 
-echo "--- a real Prometheus scrapes the demo exporter"
+echo "--- a real Alertmanager"
+am_port=$(free_port)
+cat >"$work/alertmanager.yml" <<YAML
+route:
+  receiver: default
+  group_wait: 1s
+  group_interval: 1s
+receivers:
+  - name: default
+YAML
+prometheus-alertmanager --config.file="$work/alertmanager.yml" --storage.path="$work/am" \
+  --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$work/alertmanager.log" 2>&1 &
+pids+=($!)
+wait_for "http://127.0.0.1:$am_port/-/ready" "Alertmanager" || { cat "$work/alertmanager.log"; exit 1; }
+
+echo "--- a real Prometheus with the shipped rules scrapes the demo exporter"
+# The shipped rules, with every 'for' shortened so that the run stays short;
+# promtool's rule unit tests cover the real durations.
+sed -E 's/^([[:space:]]*)for: .*/\1for: 5s/' dashboards/cloudquota-rules.yml >"$work/rules.yml"
+promtool check rules "$work/rules.yml"
 prom_port=$(free_port)
 cat >"$work/prometheus.yml" <<YAML
 global:
   scrape_interval: 2s
   scrape_timeout: 2s
+  evaluation_interval: 1s
+rule_files: ['$work/rules.yml']
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:$am_port']
 scrape_configs:
   - job_name: cloudquota
     static_configs:
@@ -68,9 +95,10 @@ prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb"
 pids+=($!)
 wait_for "http://127.0.0.1:$prom_port/-/ready" "Prometheus" || { cat "$work/prometheus.log"; exit 1; }
 
-python3 .ci/assert_prometheus.py "http://127.0.0.1:$prom_port" || {
+python3 .ci/assert_prometheus.py "http://127.0.0.1:$prom_port" "http://127.0.0.1:$am_port" || {
   echo "--- exporter log"; tail -50 "$work/exporter.log"
   echo "--- prometheus log"; tail -50 "$work/prometheus.log"
+  echo "--- alertmanager log"; tail -50 "$work/alertmanager.log"
   exit 1
 }
 

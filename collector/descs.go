@@ -50,11 +50,15 @@ var (
 		prometheus.BuildFQName(Namespace, "", "last_success_timestamp_seconds"),
 		"Unix time when upstream last answered well for the target; older than the scrape when data is cached.",
 		[]string{"target", "service"}, nil)
+	credentialBackoffDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(Namespace, "credential", "backoff_seconds"),
+		"Seconds left before requests with this credential are sent again after an authentication failure (to avoid locking the key); 0 when it is not backing off.",
+		[]string{"credential"}, nil)
 )
 
 var allDescs = []*prometheus.Desc{
 	smhCapacityDesc, smhAvailableDesc, smhUsedDesc,
 	workspaceLimitDesc, workspaceUsedDesc,
 	ctsLimitDesc, ctsUsedDesc,
-	upDesc, collectDurationDesc, lastSuccessDesc,
+	upDesc, collectDurationDesc, lastSuccessDesc, credentialBackoffDesc,
 }

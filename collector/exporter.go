@@ -20,9 +20,10 @@ import (
 )
 
 // Exporter holds what outlives a scrape: the configured targets with their
-// cached answers and polls in flight, and the SMH clients whose access
-// tokens are reused across scrapes and targets. Apply swaps the
-// configuration; state of targets whose configuration is unchanged is kept.
+// cached answers and polls in flight, the SMH clients whose access tokens
+// are reused across scrapes and targets, and the credentials' back-off
+// gates. Apply swaps the configuration; state of targets whose
+// configuration is unchanged is kept.
 type Exporter struct {
 	http   *upstream.Client
 	logger log.Logger
@@ -32,10 +33,8 @@ type Exporter struct {
 	targets    []*target // in configuration order
 	byName     map[string]*target
 	byKey      map[string]*target
-	smhClients map[string]*smh.Client
-	// prevSMHClients holds the clients of the previous configuration
-	// while Apply runs.
-	prevSMHClients map[string]*smh.Client
+	smhClients carryOver[*smh.Client]
+	gates      carryOver[*upstream.Gate]
 }
 
 // New returns an Exporter with no targets; call Apply with a configuration.
@@ -44,9 +43,8 @@ func New(client *upstream.Client, logger log.Logger) *Exporter {
 		http:       client,
 		logger:     logger,
 		now:        time.Now,
-		byName:     map[string]*target{},
-		byKey:      map[string]*target{},
-		smhClients: map[string]*smh.Client{},
+		byName: map[string]*target{},
+		byKey:  map[string]*target{},
 	}
 }
 
@@ -57,8 +55,8 @@ func (e *Exporter) Apply(cfg *config.Config) {
 	defer e.mu.Unlock()
 
 	oldByKey := e.byKey
-	e.prevSMHClients, e.smhClients = e.smhClients, make(map[string]*smh.Client)
-	defer func() { e.prevSMHClients = nil }()
+	e.smhClients.begin()
+	e.gates.begin()
 	e.targets = make([]*target, 0, len(cfg.Targets))
 	e.byName = make(map[string]*target, len(cfg.Targets))
 	e.byKey = make(map[string]*target, len(cfg.Targets))
@@ -69,10 +67,13 @@ func (e *Exporter) Apply(cfg *config.Config) {
 		t, ok := oldByKey[key]
 		if !ok {
 			t = e.newTarget(tc, cred)
-		} else if tc.Service == config.ServiceSMH {
-			// Register the kept target's client so that new targets of
-			// the same credential share its token.
-			e.smhClient(cred, t.endpoint)
+		} else if cred != nil {
+			// Register the kept target's gate and client so that new
+			// targets of the same credential share them.
+			e.gate(cred)
+			if tc.Service == config.ServiceSMH {
+				e.smhClient(cred, t.endpoint)
+			}
 		}
 		e.targets = append(e.targets, t)
 		e.byName[t.name] = t
@@ -102,24 +103,26 @@ func (e *Exporter) newTarget(tc config.Target, cred *config.Credential) *target 
 		return t
 	}
 	t.endpoint = endpoint
-	t.poll = e.newPoll(tc, cred, endpoint)
+	t.credential, t.gate = cred.Name, e.gate(cred)
+	t.poll = e.newPoll(tc, cred, endpoint, t.gate)
 	return t
+}
+
+// gate returns the back-off gate of a credential. Credentials are keyed by
+// their key material, not their name: the cloud locks a key however many
+// names it has in the configuration. Called with e.mu held.
+func (e *Exporter) gate(cred *config.Credential) *upstream.Gate {
+	key := hashOf(cred.Type, cred.AccessKey.Value(), cred.SecretKey.Value(), cred.SecurityToken.Value(), cred.LibraryID, cred.LibrarySecret.Value())
+	return e.gates.get(key, func() *upstream.Gate { return upstream.NewGate(e.now) })
 }
 
 // smhClient returns the one client of a credential and endpoint, so that
 // every target using them shares an access token, and a reload that keeps
 // them keeps the token. Called with e.mu held.
 func (e *Exporter) smhClient(cred *config.Credential, endpoint *url.URL) *smh.Client {
-	key := smhClientKey(cred, endpoint.String())
-	if c, ok := e.smhClients[key]; ok {
-		return c
-	}
-	c, ok := e.prevSMHClients[key]
-	if !ok {
-		c = smh.NewClient(e.http, endpoint, smhCredentials(cred))
-	}
-	e.smhClients[key] = c
-	return c
+	return e.smhClients.get(smhClientKey(cred, endpoint.String()), func() *smh.Client {
+		return smh.NewClient(e.http, endpoint, smhCredentials(cred), e.gate(cred))
+	})
 }
 
 func smhClientKey(cred *config.Credential, endpoint string) string {

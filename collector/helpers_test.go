@@ -148,12 +148,37 @@ func (r *requestLog) get(key string) int {
 // newTestExporter returns an exporter for cfg logging into logs.
 func newTestExporter(t *testing.T, cfg *config.Config) (*Exporter, *syncBuffer, *requestLog) {
 	t.Helper()
+	return newTestExporterAt(t, cfg, time.Now)
+}
+
+// newTestExporterAt is newTestExporter on the clock now.
+func newTestExporterAt(t *testing.T, cfg *config.Config, now func() time.Time) (*Exporter, *syncBuffer, *requestLog) {
+	t.Helper()
 	logs := &syncBuffer{}
 	requests := &requestLog{}
 	client := upstream.New(upstream.Options{MaxConcurrent: 4, Observer: requests})
 	e := New(client, log.NewLogfmtLogger(logs))
+	e.now = now
 	e.Apply(cfg)
 	return e, logs, requests
+}
+
+// fakeClock is a clock that tests move by hand.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 // gather collects c through a pedantic registry (which rejects duplicate or
@@ -218,4 +243,8 @@ func (e *Exporter) waiters(name string) int {
 		return 0
 	}
 	return t.inflight.waiters
+}
+
+func upstreamAPIError(status int, code string) upstream.APIError {
+	return upstream.APIError{Service: "smh", Operation: "usage", StatusCode: status, Code: code}
 }

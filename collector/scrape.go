@@ -45,6 +45,19 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 		}()
 	}
 	wg.Wait()
+	s.emitBackoff(ch)
+}
+
+// emitBackoff reports the back-off of each credential the scrape covered.
+func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
+	seen := map[string]bool{}
+	for _, t := range s.targets {
+		if t.gate == nil || seen[t.credential] {
+			continue
+		}
+		seen[t.credential] = true
+		ch <- prometheus.MustNewConstMetric(credentialBackoffDesc, prometheus.GaugeValue, t.gate.Backoff().Seconds(), t.credential)
+	}
 }
 
 func emitTarget(ch chan<- prometheus.Metric, t *target, out outcome, elapsed time.Duration) {

@@ -10,6 +10,7 @@ import (
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
 	"github.com/cloudquota/cloudquota_exporter/internal/smh"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // targetData is one target's answer as plain values, ready to become
@@ -43,7 +44,7 @@ func (d *targetData) skipped() []string {
 
 // newPoll builds the upstream call of one target. smhClient returns the
 // shared SMH client (and so the shared token) of a credential and endpoint.
-func (e *Exporter) newPoll(t config.Target, cred *config.Credential, endpoint *url.URL) pollFunc {
+func (e *Exporter) newPoll(t config.Target, cred *config.Credential, endpoint *url.URL, gate *upstream.Gate) pollFunc {
 	switch t.Service {
 	case config.ServiceSMH:
 		client := e.smhClient(cred, endpoint)
@@ -56,10 +57,10 @@ func (e *Exporter) newPoll(t config.Target, cred *config.Credential, endpoint *u
 			return &targetData{smh: usage}, nil
 		}
 	case config.ServiceWorkspace:
-		client := huawei.NewClient(e.http, t.Service, endpoint, t.ProjectID, huaweiCredentials(cred))
+		client := huawei.NewClient(e.http, t.Service, endpoint, t.ProjectID, huaweiCredentials(cred), gate)
 		return workspacePoll(client, t.SiteIDs, t.AZCode)
 	case config.ServiceCTS:
-		client := huawei.NewClient(e.http, t.Service, endpoint, t.ProjectID, huaweiCredentials(cred))
+		client := huawei.NewClient(e.http, t.Service, endpoint, t.ProjectID, huaweiCredentials(cred), gate)
 		return func(ctx context.Context) (*targetData, error) {
 			quotas, err := client.CTSQuotas(ctx)
 			if err != nil {

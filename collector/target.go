@@ -3,6 +3,8 @@ package collector
 import (
 	"context"
 	"net/url"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 	"sync"
 	"time"
 )
@@ -25,9 +27,13 @@ type target struct {
 	service  string
 	endpoint *url.URL
 	labels   targetLabels
-	timeout  time.Duration
-	cacheTTL time.Duration
-	poll     pollFunc
+	// credential names the target's credential and gate is its back-off
+	// state, reported as cloudquota_credential_backoff_seconds.
+	credential string
+	gate       *upstream.Gate
+	timeout    time.Duration
+	cacheTTL   time.Duration
+	poll       pollFunc
 	// onOutcome is told about every finished poll, once, whatever number of
 	// scrapes waited for it; the exporter logs failures there.
 	onOutcome func(t *target, o outcome, abandoned bool)
@@ -38,6 +44,11 @@ type target struct {
 	lastSuccess time.Time
 	inflight    *sharedPoll
 	lastScrape  *scrapeResult
+	// After upstream throttled the target, no poll starts before
+	// throttledUntil.
+	throttledUntil time.Time
+	throttleCause  error
+	throttleStreak int
 }
 
 // sharedPoll is one upstream poll that any number of scrapes wait for. It
@@ -63,6 +74,11 @@ func (t *target) fetch(ctx context.Context) outcome {
 	}
 	p := t.inflight
 	if p == nil {
+		if now := t.now(); now.Before(t.throttledUntil) {
+			err := &ThrottledError{Left: t.throttledUntil.Sub(now), Cause: t.throttleCause}
+			t.mu.Unlock()
+			return outcome{err: err, at: now}
+		}
 		p = t.startPoll()
 	}
 	p.waiters++
@@ -109,6 +125,10 @@ func (t *target) startPoll() *sharedPoll {
 		if err == nil {
 			t.lastOK = &out
 			t.lastSuccess = out.at
+			t.throttleStreak = 0
+		} else if pause, ok := throttlePause(err, t.throttleStreak); ok {
+			t.throttleStreak++
+			t.throttledUntil, t.throttleCause = out.at.Add(pause), err
 		}
 		t.mu.Unlock()
 		// Logged before the waiters see the outcome, so that a scrape

@@ -3,6 +3,7 @@ package huawei
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -20,6 +21,7 @@ type Client struct {
 	baseURL   url.URL
 	projectID string
 	creds     Credentials
+	gate      *upstream.Gate
 	now       func() time.Time // replaced in tests
 }
 
@@ -27,13 +29,16 @@ type Client struct {
 // label requests and errors) at baseURL, e.g.
 // https://workspace.ap-southeast-1.myhuaweicloud.com. A path in baseURL is
 // kept as a prefix of the API paths. httpClient and baseURL must not be nil.
-func NewClient(httpClient *upstream.Client, service string, baseURL *url.URL, projectID string, creds Credentials) *Client {
+// gate, shared by every client of the same credentials, backs them off
+// after an authentication failure; nil means no back-off.
+func NewClient(httpClient *upstream.Client, service string, baseURL *url.URL, projectID string, creds Credentials, gate *upstream.Gate) *Client {
 	return &Client{
 		http:      httpClient,
 		service:   service,
 		baseURL:   *baseURL,
 		projectID: projectID,
 		creds:     creds,
+		gate:      gate,
 		now:       time.Now,
 	}
 }
@@ -53,19 +58,44 @@ func (c *Client) get(ctx context.Context, operation, apiPath string, query url.V
 	header.Set(ProjectIDHeader, c.projectID)
 	// The SDK sends it even on GETs; it is never signed.
 	header.Set("Content-Type", "application/json")
-	// The signature covers &u itself, the very URL upstream.Client sends,
-	// so the signed query encoding is the one on the wire.
-	if err := Sign(http.MethodGet, &u, header, nil, c.creds, c.now()); err != nil {
-		return nil, fmt.Errorf("%s %s: signing request: %w", c.service, operation, err)
+	var resp *upstream.Response
+	err = c.gate.Do(ctx, func() error {
+		// Signed inside the gate: a request that waited for its turn must
+		// not carry a stale X-Sdk-Date. The signature covers &u itself, the
+		// very URL upstream.Client sends, so the signed query encoding is
+		// the one on the wire.
+		header.Del(DateHeader)
+		if err := Sign(http.MethodGet, &u, header, nil, c.creds, c.now()); err != nil {
+			return fmt.Errorf("%s %s: signing request: %w", c.service, operation, err)
+		}
+		var err error
+		resp, err = c.http.Do(ctx, upstream.Request{
+			Service:   c.service,
+			Operation: operation,
+			Method:    http.MethodGet,
+			URL:       &u,
+			Header:    header,
+			Secrets:   c.secrets(),
+		})
+		return err
+	}, IsAuthFailure)
+	return resp, err
+}
+
+// IsAuthFailure tells whether err is the API gateway refusing the
+// credentials themselves (a wrong key or signature, a skewed clock), which
+// counts towards the gateway's lock of the access key. A refused
+// permission (APIGW.0302, a service's 403) does not.
+func IsAuthFailure(err error) bool {
+	var apiErr *upstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
 	}
-	return c.http.Do(ctx, upstream.Request{
-		Service:   c.service,
-		Operation: operation,
-		Method:    http.MethodGet,
-		URL:       &u,
-		Header:    header,
-		Secrets:   c.secrets(),
-	})
+	switch apiErr.Code {
+	case "APIGW.0301", "APIGW.0303", "APIG.0301", "APIG.0303":
+		return true
+	}
+	return apiErr.StatusCode == http.StatusUnauthorized
 }
 
 func (c *Client) secrets() []string {

@@ -111,7 +111,7 @@ func (f *fakeCloud) start(service, path string, creds Credentials) *Client {
 	if project == "" {
 		project = testProject
 	}
-	return NewClient(upstream.New(upstream.Options{}), service, base, project, creds)
+	return NewClient(upstream.New(upstream.Options{}), service, base, project, creds, nil)
 }
 
 func TestWorkspaceQuotas(t *testing.T) {
@@ -363,7 +363,7 @@ func TestSecretsNeverInErrors(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	base, _ := url.Parse(srv.URL)
 	srv.Close()
-	c := NewClient(upstream.New(upstream.Options{}), "cts", base, testProject, creds)
+	c := NewClient(upstream.New(upstream.Options{}), "cts", base, testProject, creds, nil)
 	_, err := c.CTSQuotas(context.Background())
 	var tErr *upstream.TransportError
 	if !errors.As(err, &tErr) {

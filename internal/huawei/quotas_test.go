@@ -45,7 +45,7 @@ func TestDecodeOddFieldTypes(t *testing.T) {
 
 func TestPrintingHidesSecrets(t *testing.T) {
 	base, _ := url.Parse("https://user:pass@cts.example.com")
-	c := NewClient(nil, "cts", base, "p", temporaryCreds)
+	c := NewClient(nil, "cts", base, "p", temporaryCreds, nil)
 	for _, s := range []string{fmt.Sprint(c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c.creds)} {
 		for _, secret := range []string{temporaryCreds.SecretKey, temporaryCreds.SecurityToken, "pass"} {
 			if strings.Contains(s, secret) {

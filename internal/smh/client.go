@@ -41,6 +41,7 @@ type Client struct {
 	http  *upstream.Client
 	base  *url.URL
 	creds Credentials
+	gate  *upstream.Gate
 
 	// now is the clock that token expiry is measured against; tests
 	// replace it to expire tokens without sleeping.
@@ -53,13 +54,15 @@ type Client struct {
 
 // NewClient returns a Client that sends its requests through http to the
 // SMH API at baseURL (for example https://api.tencentsmh.cn, or a library's
-// dedicated domain).
-func NewClient(http *upstream.Client, baseURL *url.URL, creds Credentials) *Client {
+// dedicated domain). gate, shared by every client of the same credentials,
+// backs them off after an authentication failure; nil means no back-off.
+func NewClient(http *upstream.Client, baseURL *url.URL, creds Credentials, gate *upstream.Gate) *Client {
 	base := *baseURL
 	return &Client{
 		http:  http,
 		base:  &base,
 		creds: creds,
+		gate:  gate,
 		now:   time.Now,
 	}
 }

@@ -187,7 +187,7 @@ func newTestClient(t *testing.T, f *fakeSMH, creds Credentials) (*Client, *fakeC
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := NewClient(upstream.New(upstream.Options{MaxConcurrent: 8}), base, creds)
+	c := NewClient(upstream.New(upstream.Options{MaxConcurrent: 8}), base, creds, nil)
 	clock := &fakeClock{t: time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)}
 	c.now = clock.Now
 	return c, clock

@@ -469,7 +469,7 @@ func TestConnectionRefusedHasNoSecrets(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	base, _ := url.Parse("http://" + addr)
-	c := NewClient(upstream.New(upstream.Options{}), base, testCreds())
+	c := NewClient(upstream.New(upstream.Options{}), base, testCreds(), nil)
 
 	_, err = c.Usage(context.Background(), []string{"s1"})
 	var tErr *upstream.TransportError
@@ -524,7 +524,7 @@ func TestBasePathPrefix(t *testing.T) {
 	proxy := httptest.NewServer(http.StripPrefix("/proxy", f.srv.Config.Handler))
 	t.Cleanup(proxy.Close)
 	base, _ := url.Parse(proxy.URL + "/proxy/")
-	c := NewClient(upstream.New(upstream.Options{}), base, testCreds())
+	c := NewClient(upstream.New(upstream.Options{}), base, testCreds(), nil)
 	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
 		t.Fatal(err)
 	}

@@ -90,7 +90,12 @@ func (c *Client) runFetch(ctx context.Context, f *tokenFetch) {
 	fetchCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	defer cancel()
 
-	token, err := c.fetchToken(fetchCtx)
+	var token *cachedToken
+	err := c.gate.Do(fetchCtx, func() error {
+		var err error
+		token, err = c.fetchToken(fetchCtx)
+		return err
+	}, isAuthFailure)
 
 	c.mu.Lock()
 	if err == nil {
@@ -111,6 +116,19 @@ func (c *Client) dropToken(rejected string) {
 	if c.token != nil && c.token.value == rejected {
 		c.token = nil
 	}
+}
+
+// isAuthFailure tells whether SMH refused the library id or secret.
+func isAuthFailure(err error) bool {
+	var apiErr *upstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.Code {
+	case "WrongLibraryIdOrSecret", "EmptyLibraryIdOrSecret", "EmptyLibrarySecret", "EmptyLibraryId":
+		return true
+	}
+	return false
 }
 
 type tokenAnswer struct {

@@ -118,7 +118,16 @@ func (c *Client) usageWithRetry(ctx context.Context, spaceIDs []string) (*Usage,
 	if token, err = c.accessToken(ctx); err != nil {
 		return nil, err
 	}
-	return c.usage(ctx, token, spaceIDs)
+	// A token refused right after it was made means the credential is not
+	// usable: the gate backs off rather than minting tokens every scrape.
+	err = c.gate.Do(ctx, func() error {
+		u, err = c.usage(ctx, token, spaceIDs)
+		return err
+	}, isInvalidAccessToken)
+	if isInvalidAccessToken(err) {
+		c.dropToken(token)
+	}
+	return u, err
 }
 
 func isInvalidAccessToken(err error) bool {
