@@ -40,9 +40,9 @@ type Exporter struct {
 // New returns an Exporter with no targets; call Apply with a configuration.
 func New(client *upstream.Client, logger log.Logger) *Exporter {
 	return &Exporter{
-		http:       client,
-		logger:     logger,
-		now:        time.Now,
+		http:   client,
+		logger: logger,
+		now:    time.Now,
 		byName: map[string]*target{},
 		byKey:  map[string]*target{},
 	}
