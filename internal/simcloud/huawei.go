@@ -106,17 +106,19 @@ func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestI
 	if project == nil {
 		return
 	}
-	defer c.mu.Unlock()
 	site := r.URL.Query().Get("site_id")
 	if site == "" {
 		site = project.DefaultSite
 	}
 	resources, ok := project.Sites[site]
 	if !ok {
+		c.mu.Unlock()
 		huaweiError(w, http.StatusNotFound, "WKS.00000404", "site not found: "+site, requestID)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"resources": c.quotas(resources, true), "site_id": site})
+	answer := map[string]any{"resources": c.quotas(resources, true), "site_id": site}
+	c.mu.Unlock() // not held while writing: a slow reader must not stall the cloud
+	writeJSON(w, http.StatusOK, answer)
 }
 
 // ctsQuotas serves GET /v3/{project_id}/quotas.
@@ -126,6 +128,7 @@ func (c *Cloud) ctsQuotas(w http.ResponseWriter, r *http.Request, requestID stri
 	if project == nil {
 		return
 	}
-	defer c.mu.Unlock()
-	writeJSON(w, http.StatusOK, map[string]any{"resources": c.quotas(project.CTS, false)})
+	answer := map[string]any{"resources": c.quotas(project.CTS, false)}
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, answer)
 }

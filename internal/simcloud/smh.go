@@ -67,22 +67,37 @@ func (c *Cloud) smhUsage(w http.ResponseWriter, r *http.Request, requestID strin
 		return
 	}
 
+	answer, fail := c.usageAnswer(accessToken, libraryID, spaceIDs)
+	if fail != nil {
+		smhError(w, fail.status, fail.code, fail.message, requestID)
+		return
+	}
+	writeJSON(w, http.StatusOK, answer)
+}
+
+// smhFailure is an SMH error answer.
+type smhFailure struct {
+	status        int
+	code, message string
+}
+
+// usageAnswer builds the usage answer with the cloud locked; it is written
+// after the lock is released, so that a slow reader does not stall the
+// cloud.
+func (c *Cloud) usageAnswer(accessToken, libraryID string, spaceIDs []string) ([]smhSpaceUsage, *smhFailure) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tok, ok := c.tokens[accessToken]
 	if !ok || !c.Now().Before(tok.expires) {
 		delete(c.tokens, accessToken)
-		smhError(w, http.StatusForbidden, "InvalidAccessToken", "the access token is invalid or expired", requestID)
-		return
+		return nil, &smhFailure{http.StatusForbidden, "InvalidAccessToken", "the access token is invalid or expired"}
 	}
 	if tok.library != libraryID {
-		smhError(w, http.StatusForbidden, "AccessTokenNotMatchLibrary", "the access token belongs to another library", requestID)
-		return
+		return nil, &smhFailure{http.StatusForbidden, "AccessTokenNotMatchLibrary", "the access token belongs to another library"}
 	}
 	lib, ok := c.Libraries[libraryID]
 	if !ok {
-		smhError(w, http.StatusNotFound, "LibraryNotFound", "no such library", requestID)
-		return
+		return nil, &smhFailure{http.StatusNotFound, "LibraryNotFound", "no such library"}
 	}
 	// Like the cloud, each use renews the token for its whole period.
 	tok.expires = c.Now().Add(tok.lifetime)
@@ -92,8 +107,7 @@ func (c *Cloud) smhUsage(w http.ResponseWriter, r *http.Request, requestID strin
 	for _, id := range spaceIDs {
 		space := findSpace(lib, id)
 		if space == nil {
-			smhError(w, http.StatusNotFound, "SpaceNotFound", "no such space: "+id, requestID)
-			return
+			return nil, &smhFailure{http.StatusNotFound, "SpaceNotFound", "no such space: " + id}
 		}
 		used := drift(space.Used, space.Swing, space.Used, space.Capacity, elapsed, c.DriftPeriod)
 		u := smhSpaceUsage{SpaceID: id, Size: decimal(used)}
@@ -103,7 +117,7 @@ func (c *Cloud) smhUsage(w http.ResponseWriter, r *http.Request, requestID strin
 		}
 		answer = append(answer, u)
 	}
-	writeJSON(w, http.StatusOK, answer)
+	return answer, nil
 }
 
 func findSpace(lib *Library, id string) *Space {
