@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log"
 	"net/http"
@@ -43,6 +44,7 @@ func newHandlers(e *collector.Exporter, exporterReg prometheus.Gatherer, logger 
 func (h *handlers) register(mux *http.ServeMux, metricsPath string, landing http.Handler) {
 	mux.Handle(metricsPath, h.limit(http.HandlerFunc(h.metrics)))
 	mux.Handle("/probe", h.limit(http.HandlerFunc(h.probe)))
+	mux.HandleFunc("/sd", h.serviceDiscovery)
 	mux.HandleFunc("/-/healthy", h.healthy)
 	mux.HandleFunc("/-/ready", h.healthy)
 	mux.HandleFunc("/-/reload", h.reloadConfig)
@@ -131,6 +133,36 @@ func (h *handlers) limit(next http.Handler) http.Handler {
 			http.Error(w, "too many scrapes in flight (--web.max-requests)", http.StatusServiceUnavailable)
 		}
 	})
+}
+
+// sdGroup is one target group of Prometheus's HTTP service discovery.
+type sdGroup struct {
+	Targets []string          `json:"targets"`
+	Labels  map[string]string `json:"labels"`
+}
+
+// serviceDiscovery lists the configured targets for Prometheus's
+// http_sd_configs, one group per target, so that Prometheus scrapes
+// /probe?target=NAME for each and several replicas can share them out
+// with hashmod relabeling.
+func (h *handlers) serviceDiscovery(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed: use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	status := h.exporter.Status()
+	groups := make([]sdGroup, 0, len(status))
+	for _, t := range status {
+		groups = append(groups, sdGroup{
+			Targets: []string{t.Name},
+			Labels:  map[string]string{"__meta_cloudquota_target": t.Name, "__meta_cloudquota_service": t.Service},
+		})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(groups); err != nil {
+		level.Debug(h.logger).Log("msg", "Cannot write the service discovery answer", "err", err)
+	}
 }
 
 func (h *handlers) healthy(w http.ResponseWriter, r *http.Request) {

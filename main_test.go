@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -314,5 +315,37 @@ func TestStatusPageShowsEveryTargetWithItsLastError(t *testing.T) {
 	}
 	if strings.Contains(page, "<b>key</b>") || strings.Contains(page, "wrong-") {
 		t.Errorf("status page shows the secret key")
+	}
+}
+
+func TestServiceDiscoveryListsEveryTarget(t *testing.T) {
+	s := newTestServer(t, 0)
+	code, body := s.get(t, "/sd")
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", code, body)
+	}
+	var groups []struct {
+		Targets []string          `json:"targets"`
+		Labels  map[string]string `json:"labels"`
+	}
+	if err := json.Unmarshal([]byte(body), &groups); err != nil {
+		t.Fatalf("not http_sd JSON: %v\n%s", err, body)
+	}
+	services := map[string]string{}
+	for _, g := range groups {
+		if len(g.Targets) != 1 || g.Labels["__meta_cloudquota_target"] != g.Targets[0] {
+			t.Errorf("bad group %+v", g)
+			continue
+		}
+		services[g.Targets[0]] = g.Labels["__meta_cloudquota_service"]
+	}
+	want := map[string]string{"media-prod": "smh", "media-backup": "smh", "desktops-prod": "workspace", "desktops-dev": "workspace", "audit-prod": "cts", "audit-dev": "cts"}
+	if len(services) != len(want) {
+		t.Errorf("discovered %v, want %v", services, want)
+	}
+	for name, svc := range want {
+		if services[name] != svc {
+			t.Errorf("target %s: service %q, want %q", name, services[name], svc)
+		}
 	}
 }
