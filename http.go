@@ -53,8 +53,19 @@ func (h *handlers) register(mux *http.ServeMux, metricsPath string, landing http
 	}
 }
 
-// metrics serves the exporter's own metrics and every target, polled now.
+// metrics serves the exporter's own metrics and every target, polled now;
+// with ?targets=none only the exporter's own, for setups that scrape the
+// targets through /probe and must not poll them twice.
 func (h *handlers) metrics(w http.ResponseWriter, r *http.Request) {
+	switch v := r.URL.Query().Get("targets"); v {
+	case "", "all":
+	case "none":
+		h.serve(w, r, h.exporterReg)
+		return
+	default:
+		http.Error(w, fmt.Sprintf("invalid targets parameter %q: use all (the default) or none", v), http.StatusBadRequest)
+		return
+	}
 	ctx, cancel, err := h.scrapeContext(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)

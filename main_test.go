@@ -349,3 +349,17 @@ func TestServiceDiscoveryListsEveryTarget(t *testing.T) {
 		}
 	}
 }
+
+func TestMetricsWithoutTargetsPollsNothing(t *testing.T) {
+	s := newTestServer(t, 0)
+	code, body := s.get(t, "/metrics?targets=none")
+	if code != http.StatusOK || !strings.Contains(body, "cloudquota_exporter_build_info") && !strings.Contains(body, "cloudquota_exporter_config_last_reload_successful") {
+		t.Fatalf("HTTP %d: %s", code, body)
+	}
+	if strings.Contains(body, "cloudquota_up") || strings.Contains(body, "cloudquota_api_requests_total") {
+		t.Errorf("?targets=none polled the targets:\n%s", body)
+	}
+	if code, body := s.get(t, "/metrics?targets=some"); code != http.StatusBadRequest || !strings.Contains(body, "invalid targets parameter") {
+		t.Errorf("bad targets parameter: HTTP %d %q", code, body)
+	}
+}

@@ -529,6 +529,26 @@ fi
 run_check "promtool check config examples/prometheus.yml (with its rule and file_sd files)" \
   promtool check config examples/prometheus.yml
 
+run_check "promtool check config examples/kubernetes/prometheus-sharded.yml" \
+  promtool check config examples/kubernetes/prometheus-sharded.yml
+
+section "Kubernetes example: the exporter configuration in its Secret"
+k8s="$tmp/k8s"
+mkdir -p "$k8s/secrets"
+python3 - "$k8s" <<'PY'
+import sys, yaml
+out = sys.argv[1]
+docs = [d for d in yaml.safe_load_all(open("examples/kubernetes/cloudquota-exporter.yaml")) if d]
+secret = next(d for d in docs if d["kind"] == "Secret")
+sts = next(d for d in docs if d["kind"] == "StatefulSet")
+paths = {i["key"]: i["path"] for i in sts["spec"]["template"]["spec"]["volumes"][0]["secret"]["items"]}
+for key, value in secret["stringData"].items():
+    with open(f"{out}/{paths[key]}", "w") as f:
+        f.write(value)
+PY
+run_check "--config.check on the configuration mounted from the Secret" \
+  "$tmp/cloudquota_exporter" --config.check --config.file="$k8s/cloudquota.yml"
+
 section "Alertmanager: amtool"
 run_check "amtool check-config examples/alertmanager.yml" amtool check-config examples/alertmanager.yml
 route_is() { # labels... expected-receiver
