@@ -134,8 +134,12 @@ func run(args []string) int {
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		// Long enough for the slowest scrape Prometheus allows (its
+		// timeout is bounded by its interval), short enough that a stuck
+		// reader does not hold a connection for ever.
+		WriteTimeout:   5 * time.Minute,
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- web.ListenAndServe(server, toolkitFlags, slogger) }()
