@@ -217,6 +217,10 @@ func (e *Exporter) logOutcome(t *target, o outcome, abandoned bool) {
 	case errors.As(o.err, &apiErr):
 		keyvals = append(keyvals, "status", apiErr.StatusCode, "code", apiErr.Code, "request_id", apiErr.RequestID)
 	case errors.As(o.err, &transportErr):
+		if transportErr.StatusCode != 0 {
+			// The status line came before the body broke off.
+			keyvals = append(keyvals, "status", transportErr.StatusCode)
+		}
 		keyvals = append(keyvals, "request_id", transportErr.RequestID)
 	case errors.As(o.err, &decodeErr):
 		keyvals = append(keyvals, "request_id", decodeErr.RequestID)

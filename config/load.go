@@ -199,7 +199,10 @@ func isEmptyDocument(n *yaml.Node) bool {
 	return c.Kind == yaml.ScalarNode && c.ShortTag() == "!!null"
 }
 
-var reHasLine = regexp.MustCompile(`^line \d+: `)
+var (
+	reHasLine    = regexp.MustCompile(`^line \d+: `)
+	reAnchorName = regexp.MustCompile(`(?s)anchor '.*'`)
+)
 
 // lineless lists the starts of decoder messages that carry no line because
 // they are not about a position (bad encoding, aliases, explicit tags).
@@ -207,7 +210,7 @@ var lineless = []string{
 	"input error", "invalid leading UTF-8", "invalid trailing UTF-8", "incomplete UTF-8",
 	"invalid length of a UTF-8", "invalid Unicode", "incomplete UTF-16", "unexpected low surrogate",
 	"expected low surrogate", "control characters", "attempted to go past", "unknown anchor",
-	"document contains excessive aliasing", "cannot decode", "anchor '", "!!binary",
+	"document contains excessive aliasing", "cannot decode", "anchor value", "!!binary",
 	"invalid array", "invalid map key", "map merge requires",
 }
 
@@ -217,6 +220,9 @@ func syntaxError(err error) string {
 	// Some messages quote a value ("cannot decode !!str `...` as a !!int"),
 	// which may be a secret.
 	msg := reQuotedValue.ReplaceAllString(strings.TrimPrefix(err.Error(), "yaml: "), "")
+	// Anchor names too ("unknown anchor 'x' referenced"): an unquoted
+	// secret that starts with "*" is read as an alias.
+	msg = reAnchorName.ReplaceAllString(msg, "anchor")
 	if reHasLine.MatchString(msg) {
 		return msg
 	}

@@ -236,7 +236,9 @@ func tagDesc(tag string) string {
 	case "!!binary":
 		return "binary data"
 	}
-	return "a value tagged " + tag
+	// Any other tag is the user's text, such as a secret that starts
+	// with "!".
+	return "a value with an unknown tag"
 }
 
 // suggest returns the known key closest to key when it is close enough to

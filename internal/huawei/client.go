@@ -113,6 +113,18 @@ func (c *Client) scrubBody(body []byte) []byte {
 	return body
 }
 
+// scrubNotes replaces any credential in notes, catching one that a cloud
+// echoed JSON-escaped, which scrubBody does not see in the raw body.
+func (c *Client) scrubNotes(notes []string) {
+	for i := range notes {
+		for _, s := range c.secrets() {
+			if s != "" {
+				notes[i] = strings.ReplaceAll(notes[i], s, "<secret>")
+			}
+		}
+	}
+}
+
 func (c *Client) decodeError(operation string, resp *upstream.Response, err error) error {
 	return &upstream.DecodeError{Service: c.service, Operation: operation, RequestID: resp.RequestID, Err: err}
 }

@@ -17,5 +17,6 @@ func (c *Client) CTSQuotas(ctx context.Context) (*Quotas, error) {
 	if err != nil {
 		return nil, c.decodeError(operation, resp, err)
 	}
+	c.scrubNotes(quotas.Skipped)
 	return &quotas, nil
 }

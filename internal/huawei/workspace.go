@@ -30,5 +30,6 @@ func (c *Client) WorkspaceQuotas(ctx context.Context, siteID, azCode string) (*W
 	if out.SiteID, err = stringField(fields, "site_id"); err != nil {
 		out.Skipped = append(out.Skipped, fmt.Sprintf("site_id: %v", err))
 	}
+	c.scrubNotes(out.Skipped)
 	return out, nil
 }

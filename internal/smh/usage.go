@@ -205,6 +205,14 @@ func decodeUsage(body []byte, secrets []string) (*Usage, error) {
 		} {
 			v, err := upstream.ParseDecimalString(f.raw)
 			if err != nil {
+				// The error quotes the value cut to 40 bytes, which would
+				// leave a longer secret half there, out of the scrub's
+				// reach: have it quote the value already scrubbed.
+				var str string
+				if json.Unmarshal(f.raw, &str) == nil {
+					scrubbed, _ := json.Marshal(scrub(str, secrets))
+					_, err = upstream.ParseDecimalString(scrubbed)
+				}
 				u.Skipped = append(u.Skipped, scrub(fmt.Sprintf("space %q %s: %v", s.SpaceID, f.name, err), secrets))
 				continue
 			}

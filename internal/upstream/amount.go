@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Amount is one quantity from an upstream answer. Valid is false when
@@ -97,7 +100,18 @@ func describeRaw(raw json.RawMessage) string {
 func truncate(s string) string {
 	const max = 40
 	if len(s) > max {
-		return s[:max] + "…"
+		cut := max
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "…"
 	}
-	return s
+	// The text is upstream's and ends up in logs: valid UTF-8 (Map
+	// replaces invalid bytes) and no control characters.
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }

@@ -2,12 +2,15 @@ package upstream
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -121,7 +124,7 @@ func newAPIError(req Request, resp *Response) *APIError {
 	if err := json.Unmarshal(resp.Body, &body); err == nil {
 		fillFromBody(e, &body)
 	} else if len(resp.Body) > 0 {
-		e.Message = describeOpaqueBody(resp)
+		e.Message = describeOpaqueBody(resp, req.Secrets)
 	}
 	if e.Message == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
@@ -159,8 +162,10 @@ func rawString(raw json.RawMessage) string {
 	return ""
 }
 
-func describeOpaqueBody(resp *Response) string {
-	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+func describeOpaqueBody(resp *Response, secrets []string) string {
+	// Scrubbed before parsing, which lowercases the type out of the
+	// scrub's reach.
+	mediaType, _, _ := mime.ParseMediaType(scrub(resp.Header.Get("Content-Type"), secrets))
 	if mediaType == "" {
 		mediaType = "unknown content type"
 	}
@@ -171,8 +176,10 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs > 0 {
-		return time.Duration(secs) * time.Second
+	// Saturate rather than overflow into a short or negative pause (on
+	// ErrRange, Atoi gives the nearest int).
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); (err == nil || errors.Is(err, strconv.ErrRange)) && secs > 0 {
+		return time.Duration(min(int64(secs), int64(math.MaxInt64/time.Second))) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil && t.After(now) {
 		return t.Sub(now)
@@ -198,7 +205,7 @@ func scrub(s string, secrets []string) string {
 		}
 	}
 	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
+		if unicode.IsControl(r) { // C0, DEL and C1 (NEL is a line break to some)
 			return ' '
 		}
 		return r
