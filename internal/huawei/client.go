@@ -1,7 +1,6 @@
 package huawei
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -105,24 +104,13 @@ func (c *Client) secrets() []string {
 // scrubBody replaces any credential a cloud echoes in an answer, before
 // any of it can reach a Skipped note or a Resource that gets logged.
 func (c *Client) scrubBody(body []byte) []byte {
-	for _, s := range c.secrets() {
-		if s != "" && bytes.Contains(body, []byte(s)) {
-			body = bytes.ReplaceAll(body, []byte(s), []byte("<secret>"))
-		}
-	}
-	return body
+	return upstream.RedactBytes(body, c.secrets())
 }
 
 // scrubNotes replaces any credential in notes, catching one that a cloud
 // echoed JSON-escaped, which scrubBody does not see in the raw body.
 func (c *Client) scrubNotes(notes []string) {
-	for i := range notes {
-		for _, s := range c.secrets() {
-			if s != "" {
-				notes[i] = strings.ReplaceAll(notes[i], s, "<secret>")
-			}
-		}
-	}
+	upstream.RedactAll(notes, c.secrets())
 }
 
 func (c *Client) decodeError(operation string, resp *upstream.Response, err error) error {

@@ -97,11 +97,4 @@ func (c *Client) secrets(accessToken string) []string {
 }
 
 // scrub replaces secrets in text taken from an upstream answer.
-func scrub(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "<secret>")
-		}
-	}
-	return s
-}
+func scrub(s string, secrets []string) string { return upstream.Redact(s, secrets) }

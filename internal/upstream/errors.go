@@ -199,11 +199,7 @@ func firstNonEmpty(values ...string) string {
 // scrub removes secrets, control characters and excess length from text
 // that came from upstream before it can reach a log line.
 func scrub(s string, secrets []string) string {
-	for _, secret := range secrets {
-		if secret != "" {
-			s = strings.ReplaceAll(s, secret, "<secret>")
-		}
-	}
+	s = Redact(s, secrets)
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) { // C0, DEL and C1 (NEL is a line break to some)
 			return ' '
