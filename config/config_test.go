@@ -322,8 +322,8 @@ var badFixtures = map[string][]string{
 		`target "scheme": endpoint: "ftp://api.tencentsmh.cn" is not an absolute http or https URL with a host`,
 		`target "relative": endpoint: "api.tencentsmh.cn/v1" is not an absolute http or https URL with a host`,
 		`target "no-host": endpoint: "https:///api" is not an absolute http or https URL with a host`,
-		`target "query": endpoint: "https://api.tencentsmh.cn/?debug=1" must not contain a query`,
-		`target "fragment": endpoint: "https://api.tencentsmh.cn/#top" must not contain a fragment`,
+		`target "query": endpoint: "https://api.tencentsmh.cn/" must not contain a query`,
+		`target "fragment": endpoint: "https://api.tencentsmh.cn/" must not contain a fragment`,
 		`target "userinfo": endpoint: must not contain user info; credentials belong in the credentials section`,
 		`target "unparsable": endpoint: not a valid URL: invalid character " " in host name`,
 	},
@@ -421,7 +421,7 @@ func TestParseErrors(t *testing.T) {
 		{"endpoint with a port but no host", "credentials: [{name: m, type: tencent_smh, library_id: l, library_secret: s}]\ntargets: [{name: a, service: smh, credentials: m, space_ids: [x], endpoint: \"https://:443\"}]\n",
 			`target "a": endpoint: "https://:443" is not an absolute http or https URL with a host`},
 		{"endpoint with an empty query", "credentials: [{name: m, type: tencent_smh, library_id: l, library_secret: s}]\ntargets: [{name: a, service: smh, credentials: m, space_ids: [x], endpoint: \"https://h/?\"}]\n",
-			`target "a": endpoint: "https://h/?" must not contain a query`},
+			`target "a": endpoint: "https://h/" must not contain a query`},
 		{"credential with unknown type is not also reported on the target", "credentials: [{name: m, type: smh}]\ntargets: [{name: a, service: smh, credentials: m, space_ids: [x]}]\n",
 			`credential "m": type: unknown type "smh" (valid: huaweicloud, tencent_smh)`},
 	} {
@@ -613,5 +613,25 @@ func TestDurationYAML(t *testing.T) {
 	out, err := yaml.Marshal(struct{ D Duration }{Duration(90 * time.Second)})
 	if err != nil || string(out) != "d: 1m30s\n" {
 		t.Errorf("Marshal: %q, %v", out, err)
+	}
+}
+
+func TestEndpointMessagesHoldNoSecret(t *testing.T) {
+	for _, endpoint := range []string{
+		"https://api.tencentsmh.cn/?access_token=SECRETVALUE1",
+		"https://api.tencentsmh.cn/#SECRETVALUE1",
+		"user:SECRETVALUE1@api.tencentsmh.cn",
+		"https://user:SECRETVALUE1@api.tencentsmh.cn",
+	} {
+		yaml := "credentials: [{name: m, type: tencent_smh, library_id: l, library_secret: s}]\n" +
+			"targets: [{name: a, service: smh, credentials: m, space_ids: [x], endpoint: \"" + endpoint + "\"}]\n"
+		_, err := Parse([]byte(yaml), "x.yml", false)
+		if err == nil {
+			t.Errorf("endpoint %q accepted", endpoint)
+			continue
+		}
+		if strings.Contains(err.Error(), "SECRETVALUE1") {
+			t.Errorf("endpoint %q: message shows the secret: %v", endpoint, err)
+		}
 	}
 }

@@ -288,13 +288,27 @@ func (b *builder) endpoint(label, s string) string {
 	case u.User != nil:
 		b.p.add("%s: endpoint: must not contain user info; credentials belong in the credentials section", label)
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
-		b.p.add("%s: endpoint: %q is not an absolute http or https URL with a host", label, s)
+		b.p.add("%s: endpoint: %q is not an absolute http or https URL with a host", label, printable(u))
 	case u.RawQuery != "" || u.ForceQuery:
-		b.p.add("%s: endpoint: %q must not contain a query", label, s)
+		b.p.add("%s: endpoint: %q must not contain a query", label, printable(u))
 	case strings.Contains(s, "#"):
-		b.p.add("%s: endpoint: %q must not contain a fragment", label, s)
+		b.p.add("%s: endpoint: %q must not contain a fragment", label, printable(u))
 	}
 	return strings.TrimRight(s, "/")
+}
+
+// printable is an endpoint as it may appear in a message: without the
+// parts that can carry a secret (user info, query, fragment, an opaque
+// part such as the "pass@host" of "user:pass@host").
+func printable(u *url.URL) string {
+	c := *u
+	c.User = nil
+	c.RawQuery, c.ForceQuery = "", false
+	c.Fragment, c.RawFragment = "", ""
+	if c.Opaque != "" {
+		c.Opaque = "…"
+	}
+	return c.String()
 }
 
 // defaultEndpoint is the public endpoint of service in region, or "" when
