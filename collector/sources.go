@@ -4,8 +4,9 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
@@ -84,35 +85,26 @@ func workspacePoll(client *huawei.Client, siteIDs []string, azCode string) pollF
 		sites = []string{""}
 	}
 	return func(ctx context.Context) (*targetData, error) {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
+		// errgroup cancels the other sites at the first failure and keeps
+		// that error, not the cancellations it causes.
 		results := make([]workspaceSite, len(sites))
-		var (
-			wg       sync.WaitGroup
-			failOnce sync.Once
-			firstErr error
-		)
+		g, gctx := errgroup.WithContext(ctx)
 		for i, site := range sites {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				q, err := client.WorkspaceQuotas(ctx, site, azCode)
+			g.Go(func() error {
+				q, err := client.WorkspaceQuotas(gctx, site, azCode)
 				if err != nil {
-					// Keep the first error: the others are mostly the
-					// cancellation it causes, which would hide the cause.
-					failOnce.Do(func() { firstErr = err; cancel() })
-					return
+					return err
 				}
 				label := site
 				if label == "" {
 					label = q.SiteID
 				}
 				results[i] = workspaceSite{siteID: label, quotas: q.Quotas}
-			}()
+				return nil
+			})
 		}
-		wg.Wait()
-		if firstErr != nil {
-			return nil, firstErr
+		if err := g.Wait(); err != nil {
+			return nil, err
 		}
 		return &targetData{workspace: results}, nil
 	}

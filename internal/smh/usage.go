@@ -9,7 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
@@ -63,35 +64,18 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
 		batches = append(batches, ids[:n])
 		ids = ids[n:]
 	}
-	if len(batches) == 1 {
-		return c.usageWithRetry(ctx, batches[0])
-	}
-
-	// One failed batch fails the call, so the others are cancelled then.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// One failed batch fails the call; errgroup then cancels the others
+	// and keeps the first error, not the cancellations it caused.
 	results := make([]*Usage, len(batches))
-	var (
-		wg       sync.WaitGroup
-		errOnce  sync.Once
-		firstErr error
-	)
+	g, gctx := errgroup.WithContext(ctx)
 	for i, batch := range batches {
-		wg.Go(func() {
-			u, err := c.usageWithRetry(ctx, batch)
-			if err != nil {
-				errOnce.Do(func() {
-					firstErr = err
-					cancel()
-				})
-				return
-			}
-			results[i] = u
+		g.Go(func() (err error) {
+			results[i], err = c.usageWithRetry(gctx, batch)
+			return err
 		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 
 	all := &Usage{}
@@ -99,7 +83,23 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
 		all.Spaces = append(all.Spaces, u.Spaces...)
 		all.Skipped = append(all.Skipped, u.Skipped...)
 	}
+	noteMissing(all, spaceIDs)
 	return all, nil
+}
+
+// noteMissing notes each requested space that the answer left out, so that
+// its series do not vanish without a word (for example when the token's
+// user may not see the space).
+func noteMissing(u *Usage, requested []string) {
+	answered := make(map[string]bool, len(u.Spaces))
+	for _, s := range u.Spaces {
+		answered[s.SpaceID] = true
+	}
+	for _, id := range requested {
+		if !answered[id] {
+			u.Skipped = append(u.Skipped, fmt.Sprintf("space %q: not in the answer", id))
+		}
+	}
 }
 
 // usageWithRetry queries one batch. SMH rejects a token that has expired
