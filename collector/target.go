@@ -108,8 +108,9 @@ func (t *target) fetch(ctx context.Context) outcome {
 // startPoll must be called with t.mu held.
 func (t *target) startPoll() *sharedPoll {
 	// The poll outlives any single scrape's context (it is shared), so it
-	// gets its own, bounded by the target's timeout.
-	ctx, cancel := context.WithTimeout(context.Background(), t.timeout)
+	// gets its own; it ends when its last waiter gives up, and each of its
+	// upstream requests is bounded by the target's timeout.
+	ctx, cancel := context.WithCancel(upstream.WithRequestTimeout(context.Background(), t.timeout))
 	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}
 	t.inflight = p
 	go func() {

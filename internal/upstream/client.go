@@ -66,9 +66,11 @@ func New(opts Options) *Client {
 				Timeout:   10 * time.Second,
 				KeepAlive: 30 * time.Second,
 			}).DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConns:          100,
-			MaxIdleConnsPerHost:   32,
+			ForceAttemptHTTP2: true,
+			// Enough idle connections for every request slot: below that,
+			// each scrape would open (and TLS-handshake) new ones.
+			MaxIdleConns:          max(100, 2*opts.MaxConcurrent),
+			MaxIdleConnsPerHost:   max(32, opts.MaxConcurrent),
 			IdleConnTimeout:       90 * time.Second,
 			TLSHandshakeTimeout:   10 * time.Second,
 			ResponseHeaderTimeout: 60 * time.Second,
@@ -104,12 +106,23 @@ type Request struct {
 	Method    string
 	URL       *url.URL
 	Header    http.Header
-	// Timeout bounds this request, on top of the context's deadline; 0
-	// means the context alone bounds it.
+	// Timeout bounds this request, on top of the context's deadline,
+	// counted from when a request slot is free; 0 means the timeout set
+	// with WithRequestTimeout, if any.
 	Timeout time.Duration
 	// Secrets are scrubbed from any text the upstream sends back, as a
 	// last line of defence should a cloud echo one.
 	Secrets []string
+}
+
+type requestTimeoutKey struct{}
+
+// WithRequestTimeout returns a context under which each request that sets
+// no Timeout of its own is bounded by d, counted from when it is sent, not
+// from when it began to wait for a free request slot: a target's timeout
+// must not run out while other targets' requests hold every slot.
+func WithRequestTimeout(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, requestTimeoutKey{}, d)
 }
 
 // Response is a complete upstream answer with a 2xx status.
@@ -134,9 +147,13 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: fmt.Errorf("waiting for a free request slot: %w", ctx.Err())}
 		}
 	}
-	if req.Timeout > 0 {
+	timeout := req.Timeout
+	if timeout == 0 {
+		timeout, _ = ctx.Value(requestTimeoutKey{}).(time.Duration)
+	}
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, req.Timeout)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
 	resp, err := c.do(ctx, req)

@@ -213,3 +213,29 @@ func TestRequestTimeout(t *testing.T) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}
 }
+
+func TestRequestTimeoutStartsWhenASlotIsFree(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) {})
+	c := New(Options{MaxConcurrent: 1})
+	c.slots <- struct{}{} // another request holds the only slot...
+	go func() {
+		time.Sleep(150 * time.Millisecond)
+		<-c.slots // ...for longer than this request's timeout
+	}()
+	ctx := WithRequestTimeout(context.Background(), 100*time.Millisecond)
+	if _, err := c.Do(ctx, request(t, srv.URL)); err != nil {
+		t.Fatalf("the wait for a slot counted against the request timeout: %v", err)
+	}
+
+	hang := make(chan struct{})
+	defer close(hang)
+	slow := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-hang:
+		case <-r.Context().Done():
+		}
+	})
+	if _, err := c.Do(ctx, request(t, slow.URL)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a request slower than WithRequestTimeout: err = %v, want deadline exceeded", err)
+	}
+}
