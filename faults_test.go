@@ -28,7 +28,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/collector"
 	"github.com/cloudquota/cloudquota_exporter/config"
@@ -107,7 +106,7 @@ func newFaultEnv(t *testing.T, transport http.RoundTripper) *faultEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := prometheus.NewRegistry()
+	reg := &exporterMetrics{}
 	client := upstream.New(upstream.Options{
 		MaxConcurrent: 8,
 		Observer:      collector.NewRequestCounter(reg),

@@ -23,7 +23,7 @@ const scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
 // handlers serves the exporter's HTTP endpoints.
 type handlers struct {
 	exporter      *collector.Exporter
-	exporterReg   prometheus.Gatherer // exporter-wide metrics, on /metrics only
+	exporterReg   *exporterMetrics // exporter-wide metrics, on /metrics only
 	logger        kitlog.Logger
 	timeoutOffset time.Duration
 	// reload asks the reload loop to reload and waits for its result.
@@ -32,7 +32,7 @@ type handlers struct {
 	slots chan struct{}
 }
 
-func newHandlers(e *collector.Exporter, exporterReg prometheus.Gatherer, logger kitlog.Logger, timeoutOffset time.Duration, maxRequests int, reload func() error) *handlers {
+func newHandlers(e *collector.Exporter, exporterReg *exporterMetrics, logger kitlog.Logger, timeoutOffset time.Duration, maxRequests int, reload func() error) *handlers {
 	h := &handlers{exporter: e, exporterReg: exporterReg, logger: logger, timeoutOffset: timeoutOffset, reload: reload}
 	if maxRequests > 0 {
 		h.slots = make(chan struct{}, maxRequests)
@@ -60,7 +60,7 @@ func (h *handlers) metrics(w http.ResponseWriter, r *http.Request) {
 	switch v := r.URL.Query().Get("targets"); v {
 	case "", "all":
 	case "none":
-		h.serve(w, r, h.exporterReg)
+		h.serveRegistry(w, r, h.exporterReg.registry)
 		return
 	default:
 		http.Error(w, fmt.Sprintf("invalid targets parameter %q: use all (the default) or none", v), http.StatusBadRequest)
@@ -72,10 +72,20 @@ func (h *handlers) metrics(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(h.exporter.Scrape(ctx))
-	// Targets first, so that the request counters include this scrape's.
-	h.serve(w, r, prometheus.Gatherers{reg, h.exporterReg})
+	h.serveRegistry(w, r, func(extra ...prometheus.Collector) (*prometheus.Registry, error) {
+		return h.exporterReg.registry(append(extra, h.exporter.Scrape(ctx))...)
+	})
+}
+
+// serveRegistry serves the registry that build returns.
+func (h *handlers) serveRegistry(w http.ResponseWriter, r *http.Request, build func(...prometheus.Collector) (*prometheus.Registry, error)) {
+	reg, err := build()
+	if err != nil {
+		level.Error(h.logger).Log("msg", "Cannot register the exporter's metrics", "err", err)
+		http.Error(w, "cannot register the exporter's metrics", http.StatusInternalServerError)
+		return
+	}
+	h.serve(w, r, reg)
 }
 
 // probe serves one target: /probe?target=NAME.

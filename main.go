@@ -17,7 +17,6 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
@@ -89,7 +88,7 @@ func run(args []string) int {
 		load = clouds.Config
 	}
 
-	exporterReg := prometheus.NewRegistry()
+	exporterReg := &exporterMetrics{}
 	exporterReg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -108,6 +107,9 @@ func run(args []string) int {
 		}
 		exporter.Apply(holder.Config())
 		return nil
+	}
+	if err := exporterReg.check(); err != nil {
+		return fatal(logger, "Cannot register the exporter's metrics", err)
 	}
 	if err := reload(); err != nil {
 		return fatal(logger, "Cannot load the configuration", err)

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/collector"
 	"github.com/cloudquota/cloudquota_exporter/config"
@@ -64,7 +63,7 @@ func newTestServer(t *testing.T, maxRequests int) *testServer {
 
 	logs := &lockedBuffer{}
 	logger := log.NewLogfmtLogger(logs)
-	reg := prometheus.NewRegistry()
+	reg := &exporterMetrics{}
 	client := upstream.New(upstream.Options{MaxConcurrent: 4, Observer: collector.NewRequestCounter(reg)})
 	exporter := collector.New(client, logger)
 	holder := config.NewHolder(func() (*config.Config, error) { return config.Load(path, false) }, reg)
@@ -141,6 +140,7 @@ func TestProbe(t *testing.T) {
 
 func TestMetricsHasExporterAndTargets(t *testing.T) {
 	s := newTestServer(t, 0)
+	s.get(t, "/metrics") // counters are gathered alongside the polls: they show the requests of earlier scrapes
 	code, body := s.get(t, "/metrics", scrapeTimeoutHeader, "5")
 	if code != http.StatusOK {
 		t.Fatalf("HTTP %d: %s", code, body)
