@@ -140,7 +140,6 @@ func TestProbe(t *testing.T) {
 
 func TestMetricsHasExporterAndTargets(t *testing.T) {
 	s := newTestServer(t, 0)
-	s.get(t, "/metrics") // counters are gathered alongside the polls: they show the requests of earlier scrapes
 	code, body := s.get(t, "/metrics", scrapeTimeoutHeader, "5")
 	if code != http.StatusOK {
 		t.Fatalf("HTTP %d: %s", code, body)

@@ -45,19 +45,36 @@ func (m *exporterMetrics) Unregister(c prometheus.Collector) bool {
 	return false
 }
 
-// registry returns a new registry with the exporter-wide collectors and
-// extra.
-func (m *exporterMetrics) registry(extra ...prometheus.Collector) (*prometheus.Registry, error) {
+// registry returns a new registry with the scrape's collectors and the
+// exporter-wide ones, collected in that order: a registry collects its
+// collectors concurrently, and the request counters and go_goroutines
+// should tell the state after this scrape's polls, not half-way through.
+func (m *exporterMetrics) registry(scrape ...prometheus.Collector) (*prometheus.Registry, error) {
 	m.mu.Lock()
-	cs := append(append([]prometheus.Collector(nil), m.collectors...), extra...)
+	exporterWide := append([]prometheus.Collector(nil), m.collectors...)
 	m.mu.Unlock()
 	reg := prometheus.NewRegistry()
-	for _, c := range cs {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	if err := reg.Register(inOrder(append(scrape, exporterWide...))); err != nil {
+		return nil, err
 	}
 	return reg, nil
+}
+
+// inOrder is one collector that runs its collectors one after the other.
+type inOrder []prometheus.Collector
+
+// Describe sends every collector's descriptors.
+func (o inOrder) Describe(ch chan<- *prometheus.Desc) {
+	for _, c := range o {
+		c.Describe(ch)
+	}
+}
+
+// Collect runs the collectors in order.
+func (o inOrder) Collect(ch chan<- prometheus.Metric) {
+	for _, c := range o {
+		c.Collect(ch)
+	}
 }
 
 // check reports a collector that conflicts with another, at start-up
