@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -21,33 +19,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
-
-// repoRoot finds the module root: the flag, or the directory of `go env GOMOD`.
-func repoRoot(flagValue string) (string, error) {
-	if flagValue != "" {
-		return filepath.Abs(flagValue)
-	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module; run from the repository or pass -repo")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// buildExporter runs `go build -o dir/cloudquota_exporter .` in root.
-func buildExporter(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "cloudquota_exporter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // freePort returns a loopback address that was free a moment ago.
 func freePort() (string, error) {

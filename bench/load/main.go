@@ -27,6 +27,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
 	"github.com/cloudquota/cloudquota_exporter/internal/demo"
 	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
 )
@@ -74,7 +75,7 @@ func run(o options) int {
 	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stopSignals()
 
-	root, err := repoRoot(o.repo)
+	root, err := benchutil.RepoRoot(o.repo)
 	if err != nil {
 		return fail(err)
 	}
@@ -89,7 +90,7 @@ func run(o options) int {
 	}
 
 	step("building the exporter in " + root)
-	bin, err := buildExporter(root, dir)
+	bin, err := benchutil.BuildExporter(root, dir)
 	if err != nil {
 		return fail(err)
 	}

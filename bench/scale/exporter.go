@@ -10,39 +10,11 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
-
-// repoRoot is the flag's value, or the directory of `go env GOMOD`.
-func repoRoot(flagValue string) (string, error) {
-	if flagValue != "" {
-		return filepath.Abs(flagValue)
-	}
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not inside a Go module; run from the repository or pass -repo")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// buildExporter runs `go build -o dir/cloudquota_exporter .` in root.
-func buildExporter(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "cloudquota_exporter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
-	}
-	return bin, nil
-}
 
 // exporterProc is a running exporter binary.
 type exporterProc struct {

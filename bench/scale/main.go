@@ -33,6 +33,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
 )
@@ -245,13 +246,13 @@ func run(args []string) int {
 	}
 	bin := o.exporterBin
 	if bin == "" {
-		root, err := repoRoot(o.repo)
+		root, err := benchutil.RepoRoot(o.repo)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
 			return 1
 		}
 		fmt.Fprintf(os.Stderr, "scale: building the exporter in %s\n", root)
-		if bin, err = buildExporter(root, dir); err != nil {
+		if bin, err = benchutil.BuildExporter(root, dir); err != nil {
 			fmt.Fprintln(os.Stderr, "scale:", err)
 			return 1
 		}

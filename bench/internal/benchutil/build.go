@@ -1,0 +1,40 @@
+// Package benchutil holds what the benchmark programs share: finding the
+// repository and building the exporter binary from it.
+package benchutil
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// RepoRoot is flagValue made absolute, or the directory of `go env GOMOD`.
+func RepoRoot(flagValue string) (string, error) {
+	if flagValue != "" {
+		return filepath.Abs(flagValue)
+	}
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		return "", errors.New("not inside a Go module; run from the repository or pass -repo")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// BuildExporter runs `go build -o dir/cloudquota_exporter .` in root and
+// returns the binary's path.
+func BuildExporter(root, dir string) (string, error) {
+	bin := filepath.Join(dir, "cloudquota_exporter")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+}
