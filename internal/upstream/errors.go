@@ -124,7 +124,7 @@ func newAPIError(req Request, resp *Response) *APIError {
 	if err := json.Unmarshal(resp.Body, &body); err == nil {
 		fillFromBody(e, &body)
 	} else if len(resp.Body) > 0 {
-		e.Message = describeOpaqueBody(resp, req.Secrets)
+		e.Message = describeOpaqueBody(resp)
 	}
 	if e.Message == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
@@ -162,14 +162,20 @@ func rawString(raw json.RawMessage) string {
 	return ""
 }
 
-func describeOpaqueBody(resp *Response, secrets []string) string {
-	// Scrubbed before parsing, which lowercases the type out of the
-	// scrub's reach.
-	mediaType, _, _ := mime.ParseMediaType(scrub(resp.Header.Get("Content-Type"), secrets))
-	if mediaType == "" {
-		mediaType = "unknown content type"
+func describeOpaqueBody(resp *Response) string {
+	// Only well-known media types are named: the header is upstream's
+	// text, and anything else in it could echo (a piece of) a secret.
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if !knownMediaTypes[mediaType] {
+		mediaType = "other"
 	}
 	return fmt.Sprintf("%s (non-JSON %s body of %d bytes)", http.StatusText(resp.StatusCode), mediaType, len(resp.Body))
+}
+
+// knownMediaTypes are the types an error page commonly has.
+var knownMediaTypes = map[string]bool{
+	"text/html": true, "text/plain": true, "text/xml": true, "application/xml": true,
+	"application/json": true, "application/problem+json": true, "application/octet-stream": true,
 }
 
 func parseRetryAfter(v string, now time.Time) time.Duration {
