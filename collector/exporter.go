@@ -158,25 +158,6 @@ func hashOf(fields ...string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Has tells whether a target of that name is configured.
-func (e *Exporter) Has(name string) bool {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	_, ok := e.byName[name]
-	return ok
-}
-
-// Names lists the configured targets in configuration order.
-func (e *Exporter) Names() []string {
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	names := make([]string, len(e.targets))
-	for i, t := range e.targets {
-		names[i] = t.name
-	}
-	return names
-}
-
 // Scrape returns a collector for one scrape of every target, bounded by ctx.
 func (e *Exporter) Scrape(ctx context.Context) prometheus.Collector {
 	e.mu.RLock()

@@ -152,19 +152,6 @@ func (c *Config) Credential(name string) *Credential {
 	return nil
 }
 
-// Target returns the target called name, or nil if there is none.
-func (c *Config) Target(name string) *Target {
-	if c == nil {
-		return nil
-	}
-	for i := range c.Targets {
-		if c.Targets[i].Name == name {
-			return &c.Targets[i]
-		}
-	}
-	return nil
-}
-
 // Duration is a time.Duration written in YAML as a Go duration string such
 // as "10s", "1m30s" or "1h".
 type Duration time.Duration

