@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"unicode/utf8"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
@@ -82,7 +80,7 @@ func decodeResource(obj map[string]json.RawMessage, index int, skipped *[]string
 		return r, false
 	}
 	r.Type = typ
-	name := quoteForNote(typ)
+	name := upstream.Quote(typ)
 	if r.Unit, err = stringField(obj, "unit"); err != nil {
 		*skipped = append(*skipped, fmt.Sprintf("resource %s unit: %v", name, err))
 	}
@@ -144,18 +142,4 @@ func jsonKind(raw []byte) string {
 	default:
 		return "not JSON"
 	}
-}
-
-// quoteForNote bounds an upstream string before it goes into a note that
-// may be logged.
-func quoteForNote(s string) string {
-	const max = 64
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	return strconv.Quote(s)
 }

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
-	"unicode/utf8"
 )
 
 // Amount is one quantity from an upstream answer. Valid is false when
@@ -38,7 +37,7 @@ func ParseDecimalString(raw json.RawMessage) (Amount, error) {
 	}
 	v, err := parseUint(s)
 	if err != nil {
-		return Amount{}, fmt.Errorf("%q: %w", truncate(s), err)
+		return Amount{}, fmt.Errorf("%s: %w", Quote(s), err)
 	}
 	return Some(v), nil
 }
@@ -56,7 +55,7 @@ func ParseInteger(raw json.RawMessage) (Amount, error) {
 	}
 	v, err := parseUint(n.String())
 	if err != nil {
-		return Amount{}, fmt.Errorf("%s: %w", truncate(n.String()), err)
+		return Amount{}, fmt.Errorf("%s: %w", bare(n.String()), err)
 	}
 	return Some(v), nil
 }
@@ -85,7 +84,7 @@ func parseUint(s string) (uint64, error) {
 func describeRaw(raw json.RawMessage) string {
 	switch raw[0] {
 	case '"':
-		return "a string " + truncate(string(raw))
+		return "a string " + bare(string(raw))
 	case '{':
 		return "an object"
 	case '[':
@@ -93,25 +92,33 @@ func describeRaw(raw json.RawMessage) string {
 	case 't', 'f':
 		return "a boolean"
 	default:
-		return "a number " + truncate(string(raw))
+		return "a number " + bare(string(raw))
 	}
 }
 
-func truncate(s string) string {
-	const max = 40
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+// maxQuoted is the longest upstream value a note shows.
+const maxQuoted = 40
+
+// Quote renders an upstream string for a note that may be logged: quoted
+// in full when short, else only its length. Never a prefix: a piece of a
+// secret would escape redaction, which matches whole secrets.
+func Quote(s string) string {
+	if len(s) > maxQuoted {
+		return fmt.Sprintf("(%d bytes)", len(s))
 	}
-	// The text is upstream's and ends up in logs: valid UTF-8 (Map
-	// replaces invalid bytes) and no control characters.
+	return strconv.Quote(s)
+}
+
+// bare is Quote for text shown without quotes (JSON number literals and
+// string literals): valid UTF-8 without control characters.
+func bare(s string) string {
+	if len(s) > maxQuoted {
+		return fmt.Sprintf("(%d bytes)", len(s))
+	}
 	return strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) {
 			return ' '
 		}
 		return r
-	}, s)
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 }
