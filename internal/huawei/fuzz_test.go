@@ -19,6 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/cloudquota/cloudquota_exporter/internal/secrettest"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -209,31 +210,10 @@ func fzIntegerAmount(raw json.RawMessage) (a upstream.Amount, present bool) {
 	return upstream.Some(n.Uint64()), true
 }
 
-// fzCheckNoSecret fails when out holds the secret key or the token, or a
-// 16-byte piece of one that input does not hold outside a whole secret
-// (checked only when input has no backslash, which could spell a piece
-// through a JSON escape).
+// fzCheckNoSecret is secrettest.CheckNoSecret with this package's secrets.
 func fzCheckNoSecret(t *testing.T, what, out, input string) {
 	t.Helper()
-	const piece = 16
-	secrets := []string{fzCreds.SecretKey, fzCreds.SecurityToken}
-	rest := input
-	for _, s := range secrets {
-		if strings.Contains(out, s) {
-			t.Fatalf("%s contains the secret %q: %q", what, s, out)
-		}
-		rest = strings.ReplaceAll(rest, s, "\x00")
-	}
-	if strings.Contains(input, `\`) {
-		return
-	}
-	for _, s := range secrets {
-		for i := 0; i+piece <= len(s); i++ {
-			if p := s[i : i+piece]; strings.Contains(out, p) && !strings.Contains(rest, p) {
-				t.Fatalf("%s contains %q, a piece of the secret %q: %q", what, p, s, out)
-			}
-		}
-	}
+	secrettest.CheckNoSecret(t, what, out, input, []string{fzCreds.SecretKey, fzCreds.SecurityToken})
 }
 
 // fzUnsignable are headers that net/http writes itself or that Sign owns,

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/cloudquota/cloudquota_exporter/internal/secrettest"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -146,29 +147,10 @@ func fzHasNote(notes []string, spaceID, field string) bool {
 	return false
 }
 
-// fzCheckNoSecret fails when out holds a secret, or a 16-byte piece of one
-// that input does not hold outside a whole secret (checked only when input
-// has no backslash, which could spell a piece through a JSON escape).
+// fzCheckNoSecret is secrettest.CheckNoSecret with this package's secrets.
 func fzCheckNoSecret(t *testing.T, what, out, input string) {
 	t.Helper()
-	const piece = 16
-	rest := input
-	for _, s := range fzSecrets {
-		if strings.Contains(out, s) {
-			t.Fatalf("%s contains the secret %q: %q", what, s, out)
-		}
-		rest = strings.ReplaceAll(rest, s, "\x00")
-	}
-	if strings.Contains(input, `\`) {
-		return
-	}
-	for _, s := range fzSecrets {
-		for i := 0; i+piece <= len(s); i++ {
-			if p := s[i : i+piece]; strings.Contains(out, p) && !strings.Contains(rest, p) {
-				t.Fatalf("%s contains %q, a piece of the secret %q: %q", what, p, s, out)
-			}
-		}
-	}
+	secrettest.CheckNoSecret(t, what, out, input, fzSecrets)
 }
 
 type fzRoundTripper struct {

@@ -12,6 +12,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/secrettest"
 )
 
 // Native fuzz targets for the amount parsers and the error-body decoding.
@@ -232,7 +234,7 @@ func FuzzAPIError(f *testing.F) {
 			t.Errorf("Error() has a control character at %d: %q", i, msg)
 		}
 		input := string(body) + "\x00" + contentType + "\x00" + requestID
-		checkNoSecret(t, "Error()", msg, input, fuzzSecrets)
+		secrettest.CheckNoSecret(t, "Error()", msg, input, fuzzSecrets)
 		if http.StatusText(status) != "" && e.Code == "" && e.Message == "" {
 			t.Errorf("status %d: neither code nor message: %+v", status, e)
 		}
@@ -251,30 +253,4 @@ func FuzzAPIError(f *testing.F) {
 			}
 		}
 	})
-}
-
-// checkNoSecret fails when out holds a secret, or a 16-byte piece of a
-// longer one that input does not hold outside a whole secret. Pieces are
-// only looked for when input has no backslash, since a JSON escape can
-// spell a piece the raw input does not show.
-func checkNoSecret(t *testing.T, what, out, input string, secrets []string) {
-	t.Helper()
-	const piece = 16
-	rest := input
-	for _, s := range secrets {
-		if strings.Contains(out, s) {
-			t.Fatalf("%s contains the secret %q: %q", what, s, out)
-		}
-		rest = strings.ReplaceAll(rest, s, "\x00")
-	}
-	if strings.Contains(input, `\`) {
-		return
-	}
-	for _, s := range secrets {
-		for i := 0; i+piece <= len(s); i++ {
-			if p := s[i : i+piece]; strings.Contains(out, p) && !strings.Contains(rest, p) {
-				t.Fatalf("%s contains %q, a piece of the secret %q: %q", what, p, s, out)
-			}
-		}
-	}
 }
