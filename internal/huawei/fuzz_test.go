@@ -19,7 +19,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/cloudquota/cloudquota_exporter/internal/secrettest"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -210,10 +210,10 @@ func fzIntegerAmount(raw json.RawMessage) (a upstream.Amount, present bool) {
 	return upstream.Some(n.Uint64()), true
 }
 
-// fzCheckNoSecret is secrettest.CheckNoSecret with this package's secrets.
+// fzCheckNoSecret is testutil.CheckNoSecret with this package's secrets.
 func fzCheckNoSecret(t *testing.T, what, out, input string) {
 	t.Helper()
-	secrettest.CheckNoSecret(t, what, out, input, []string{fzCreds.SecretKey, fzCreds.SecurityToken})
+	testutil.CheckNoSecret(t, what, out, input, []string{fzCreds.SecretKey, fzCreds.SecurityToken})
 }
 
 // fzUnsignable are headers that net/http writes itself or that Sign owns,

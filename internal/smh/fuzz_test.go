@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/cloudquota/cloudquota_exporter/internal/secrettest"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -147,10 +147,10 @@ func fzHasNote(notes []string, spaceID, field string) bool {
 	return false
 }
 
-// fzCheckNoSecret is secrettest.CheckNoSecret with this package's secrets.
+// fzCheckNoSecret is testutil.CheckNoSecret with this package's secrets.
 func fzCheckNoSecret(t *testing.T, what, out, input string) {
 	t.Helper()
-	secrettest.CheckNoSecret(t, what, out, input, fzSecrets)
+	testutil.CheckNoSecret(t, what, out, input, fzSecrets)
 }
 
 type fzRoundTripper struct {

@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/cloudquota/cloudquota_exporter/internal/secrettest"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
 // Native fuzz targets for the amount parsers and the error-body decoding.
@@ -234,7 +234,7 @@ func FuzzAPIError(f *testing.F) {
 			t.Errorf("Error() has a control character at %d: %q", i, msg)
 		}
 		input := string(body) + "\x00" + contentType + "\x00" + requestID
-		secrettest.CheckNoSecret(t, "Error()", msg, input, fuzzSecrets)
+		testutil.CheckNoSecret(t, "Error()", msg, input, fuzzSecrets)
 		if http.StatusText(status) != "" && e.Code == "" && e.Message == "" {
 			t.Errorf("status %d: neither code nor message: %+v", status, e)
 		}

@@ -1,6 +1,4 @@
-// Package secrettest holds the leak check the fuzz tests of every package
-// share: no secret, and no piece of one, in anything that may be logged.
-package secrettest
+package testutil
 
 import (
 	"strings"
