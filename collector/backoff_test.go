@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
 // A cloud that rejects every signature must not see more than 5
@@ -14,7 +16,7 @@ import (
 // targets and scrapes: Huawei's gateway locks the key after more than 5.
 func TestRejectedCredentialNeverLocksTheKey(t *testing.T) {
 	cloud := newTestCloud(t)
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	var mu sync.Mutex
 	var attempts []time.Time
 	cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
@@ -79,7 +81,7 @@ func TestRejectedCredentialNeverLocksTheKey(t *testing.T) {
 
 func TestWrongSMHSecretBacksOff(t *testing.T) {
 	cloud := newTestCloud(t)
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	cfg := testConfig(t, cloud.URL, "")
 	cfg.Credential("media").LibrarySecret = "wrong"
 	e, _, _ := newTestExporterAt(t, cfg, clock.Now)
@@ -94,7 +96,7 @@ func TestWrongSMHSecretBacksOff(t *testing.T) {
 
 func TestThrottledTargetHonoursRetryAfter(t *testing.T) {
 	cloud := newTestCloud(t)
-	clock := newFakeClock()
+	clock := testutil.NewClock()
 	throttle := true
 	var mu sync.Mutex
 	cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {

@@ -22,10 +22,9 @@ import (
 // encoding, without the network.
 func benchExporter(n, resources int) *Exporter {
 	e := New(nil, log.NewNopLogger())
-	add := func(name, service string, data *targetData) {
-		t := &target{name: name, service: service, timeout: time.Minute, now: time.Now,
-			labels: targetLabels{libraryID: "lib", projectID: "proj"},
-			poll:   func(context.Context) (*targetData, error) { return data, nil }}
+	add := func(name, service string, data answer) {
+		t := &target{name: name, service: service, timeout: time.Minute, now: time.Now, logger: log.NewNopLogger(),
+			poll: func(context.Context) (answer, error) { return data, nil }}
 		e.targets = append(e.targets, t)
 		e.byName[name] = t
 	}
@@ -36,9 +35,9 @@ func benchExporter(n, resources int) *Exporter {
 		usage.Spaces = append(usage.Spaces, smh.SpaceUsage{SpaceID: fmt.Sprintf("space%d", r), Capacity: upstream.Some(1 << 40), Available: upstream.Some(1 << 39), Used: upstream.Some(1 << 39)})
 	}
 	for i := range n {
-		add(fmt.Sprintf("smh-%d", i), "smh", &targetData{smh: usage})
-		add(fmt.Sprintf("workspace-%d", i), "workspace", &targetData{workspace: []workspaceSite{{siteID: "site", quotas: quotas}}})
-		add(fmt.Sprintf("cts-%d", i), "cts", &targetData{cts: &quotas})
+		add(fmt.Sprintf("smh-%d", i), "smh", smhAnswer{libraryID: "lib", usage: usage})
+		add(fmt.Sprintf("workspace-%d", i), "workspace", workspaceAnswer{projectID: "proj", sites: []huawei.WorkspaceQuotas{{SiteID: "site", Quotas: quotas}}})
+		add(fmt.Sprintf("cts-%d", i), "cts", ctsAnswer{projectID: "proj", quotas: &quotas})
 	}
 	return e
 }

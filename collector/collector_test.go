@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
 func TestScrapeEmitsEveryServiceAndSkipsNull(t *testing.T) {
@@ -233,7 +234,7 @@ func TestConcurrentScrapesShareOnePoll(t *testing.T) {
 		}()
 	}
 	// Let all five scrapes join the poll before upstream answers.
-	waitFor(t, func() bool { return e.waiters("audit") == 5 })
+	testutil.WaitFor(t, func() bool { return e.waiters("audit") == 5 })
 	close(release)
 	wg.Wait()
 	if n := cloud.Counts()[simcloud.OpCTSQuotas]; n != 1 {
@@ -270,7 +271,7 @@ func TestScrapeDeadlineEndsHangingTarget(t *testing.T) {
 	if got[`cloudquota_up{service="cts",target="audit"}`] != 1 || got[`cloudquota_up{service="smh",target="media"}`] != 1 {
 		t.Errorf("other targets hurt by a hanging one: %v", withPrefix(got, "cloudquota_up"))
 	}
-	waitFor(t, func() bool { return strings.Contains(logs.String(), "target=desktops") })
+	testutil.WaitFor(t, func() bool { return strings.Contains(logs.String(), "target=desktops") })
 	if !strings.Contains(logs.String(), "abandoned") {
 		t.Errorf("abandoned poll not logged:\n%s", logs)
 	}
@@ -376,17 +377,6 @@ func TestNoSecretInLogsWhileUpstreamsFail(t *testing.T) {
 	assertNoSecret(t, "log", logs.String())
 	if !strings.Contains(logs.String(), "connection refused") {
 		t.Errorf("connection refused not logged:\n%s", logs)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 10s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

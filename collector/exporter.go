@@ -2,26 +2,21 @@ package collector
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"sync"
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/config"
-	"github.com/cloudquota/cloudquota_exporter/internal/smh"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // Exporter holds what outlives a scrape: the configured targets with their
-// cached answers and polls in flight, the SMH clients whose access tokens
-// are reused across scrapes and targets, and the credentials' back-off
+// cached answers and polls in flight, the provider clients (SMH access
+// tokens) reused across scrapes and targets, and the credentials' back-off
 // gates. Apply swaps the configuration; state of targets whose
 // configuration is unchanged is kept.
 type Exporter struct {
@@ -29,12 +24,14 @@ type Exporter struct {
 	logger log.Logger
 	now    func() time.Time
 
-	mu         sync.RWMutex
-	targets    []*target // in configuration order
-	byName     map[string]*target
-	byKey      map[string]*target
-	smhClients carryOver[*smh.Client]
-	gates      carryOver[*upstream.Gate]
+	mu      sync.RWMutex
+	targets []*target // in configuration order
+	byName  map[string]*target
+	byKey   map[string]*target
+	// clients are long-lived provider clients, keyed by a digest of what
+	// they are built from; each service knows its own type.
+	clients carryOver[any]
+	gates   carryOver[*upstream.Gate]
 }
 
 // New returns an Exporter with no targets; call Apply with a configuration.
@@ -55,7 +52,7 @@ func (e *Exporter) Apply(cfg *config.Config) {
 	defer e.mu.Unlock()
 
 	oldByKey := e.byKey
-	e.smhClients.begin()
+	e.clients.begin()
 	e.gates.begin()
 	e.targets = make([]*target, 0, len(cfg.Targets))
 	e.byName = make(map[string]*target, len(cfg.Targets))
@@ -66,46 +63,39 @@ func (e *Exporter) Apply(cfg *config.Config) {
 		key := fingerprint(tc, cred)
 		t, ok := oldByKey[key]
 		if !ok {
-			t = e.newTarget(tc, cred)
-		} else if cred != nil {
-			// Register the kept target's gate and client so that new
-			// targets of the same credential share them.
-			e.gate(cred)
-			if tc.Service == config.ServiceSMH {
-				e.smhClient(cred, t.endpoint)
+			t = &target{
+				name:     tc.Name,
+				service:  tc.Service,
+				timeout:  time.Duration(tc.Timeout),
+				cacheTTL: time.Duration(tc.CacheTTL),
+				logger:   log.With(e.logger, "target", tc.Name, "service", tc.Service),
+				now:      e.now,
 			}
 		}
+		// A kept target's poll is built again too: that registers its
+		// gate and clients with this configuration, so that they are
+		// kept, and shared with the new targets of the same credential.
+		t.setPoll(e.newPoll(t, tc, cred))
 		e.targets = append(e.targets, t)
 		e.byName[t.name] = t
 		e.byKey[key] = t
 	}
 }
 
-func (e *Exporter) newTarget(tc config.Target, cred *config.Credential) *target {
-	t := &target{
-		name:      tc.Name,
-		service:   tc.Service,
-		timeout:   time.Duration(tc.Timeout),
-		cacheTTL:  time.Duration(tc.CacheTTL),
-		labels:    targetLabels{projectID: tc.ProjectID},
-		onOutcome: e.logOutcome,
-		now:       e.now,
-	}
-	if cred != nil {
-		t.labels.libraryID = cred.LibraryID
-	}
+// newPoll builds the upstream call of a target from its service. Called
+// with e.mu held.
+func (e *Exporter) newPoll(t *target, tc config.Target, cred *config.Credential) pollFunc {
+	svc, known := services[tc.Service]
 	endpoint, err := url.Parse(tc.Endpoint)
-	if err != nil || cred == nil {
+	if !known || err != nil || cred == nil {
 		// Unreachable after validation; report it on every scrape instead of crashing.
-		t.poll = func(context.Context) (*targetData, error) {
+		return func(context.Context) (answer, error) {
 			return nil, fmt.Errorf("target %q is misconfigured", tc.Name)
 		}
-		return t
 	}
-	t.endpoint = endpoint
-	t.credential, t.gate = cred.Name, e.gate(cred)
-	t.poll = e.newPoll(tc, cred, endpoint, t.gate)
-	return t
+	gate := e.gate(cred)
+	t.setCredential(cred.Name, gate)
+	return svc.newPoll(e, pollSpec{target: tc, cred: cred, endpoint: endpoint, gate: gate})
 }
 
 // gate returns the back-off gate of a credential. Credentials are keyed by
@@ -116,53 +106,11 @@ func (e *Exporter) gate(cred *config.Credential) *upstream.Gate {
 	return e.gates.get(key, func() *upstream.Gate { return upstream.NewGate(e.now) })
 }
 
-// smhClient returns the one client of a credential and endpoint, so that
-// every target using them shares an access token, and a reload that keeps
-// them keeps the token. Called with e.mu held.
-func (e *Exporter) smhClient(cred *config.Credential, endpoint *url.URL) *smh.Client {
-	return e.smhClients.get(smhClientKey(cred, endpoint.String()), func() *smh.Client {
-		return smh.NewClient(e.http, endpoint, smhCredentials(cred), e.gate(cred))
-	})
-}
-
-func smhClientKey(cred *config.Credential, endpoint string) string {
-	return hashOf(append(credentialFields(cred), endpoint)...)
-}
-
-// fingerprint identifies a target's configuration, credential included, so
-// that a reload keeps the state of targets it did not change, and only
-// those: a rotated secret must reach the clients.
-func fingerprint(tc config.Target, cred *config.Credential) string {
-	return hashOf(append(credentialFields(cred), fmt.Sprintf("%#v", tc))...)
-}
-
-// credentialFields lists every field of a credential with its secrets in
-// clear: config.Secret prints as "<secret>", which would hide a rotation.
-func credentialFields(c *config.Credential) []string {
-	if c == nil {
-		return nil
-	}
-	return []string{
-		c.Name, c.Type, c.AccessKey.Value(), c.SecretKey.Value(), c.SecurityToken.Value(),
-		c.LibraryID, c.LibrarySecret.Value(), c.Grant, c.TokenPeriod.String(), c.UserID,
-	}
-}
-
-// hashOf digests the fields; secrets are among them, so only the digest
-// is kept.
-func hashOf(fields ...string) string {
-	h := sha256.New()
-	for _, f := range fields {
-		fmt.Fprintf(h, "%d:%s\n", len(f), f)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 // Scrape returns a collector for one scrape of every target, bounded by ctx.
 func (e *Exporter) Scrape(ctx context.Context) prometheus.Collector {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return &scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), logger: e.logger, now: e.now}
+	return &scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), now: e.now}
 }
 
 // ScrapeTarget returns a collector for one scrape of the named target, and
@@ -174,37 +122,5 @@ func (e *Exporter) ScrapeTarget(ctx context.Context, name string) (prometheus.Co
 	if !ok {
 		return nil, false
 	}
-	return &scrape{ctx: ctx, targets: []*target{t}, logger: e.logger, now: e.now}, true
-}
-
-// logOutcome logs a finished poll once, however many scrapes shared it.
-func (e *Exporter) logOutcome(t *target, o outcome, abandoned bool) {
-	logger := log.With(e.logger, "target", t.name, "service", t.service)
-	if o.err == nil {
-		for _, s := range o.data.skipped() {
-			level.Warn(logger).Log("msg", "Skipped an unusable upstream value", "value", s)
-		}
-		return
-	}
-	if abandoned {
-		level.Warn(logger).Log("msg", "Target poll abandoned: every scrape waiting for it reached its deadline", "err", o.err)
-		return
-	}
-	keyvals := []any{"msg", "Target poll failed", "err", o.err}
-	var apiErr *upstream.APIError
-	var transportErr *upstream.TransportError
-	var decodeErr *upstream.DecodeError
-	switch {
-	case errors.As(o.err, &apiErr):
-		keyvals = append(keyvals, "status", apiErr.StatusCode, "code", apiErr.Code, "request_id", apiErr.RequestID)
-	case errors.As(o.err, &transportErr):
-		if transportErr.StatusCode != 0 {
-			// The status line came before the body broke off.
-			keyvals = append(keyvals, "status", transportErr.StatusCode)
-		}
-		keyvals = append(keyvals, "request_id", transportErr.RequestID)
-	case errors.As(o.err, &decodeErr):
-		keyvals = append(keyvals, "request_id", decodeErr.RequestID)
-	}
-	level.Warn(logger).Log(keyvals...)
+	return &scrape{ctx: ctx, targets: []*target{t}, now: e.now}, true
 }

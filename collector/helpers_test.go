@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sort"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -106,24 +106,6 @@ targets:
 	return cfg
 }
 
-// syncBuffer is a log sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // requestLog counts upstream requests as cloudquota_api_requests_total would.
 type requestLog struct {
 	mu     sync.Mutex
@@ -146,39 +128,21 @@ func (r *requestLog) get(key string) int {
 }
 
 // newTestExporter returns an exporter for cfg logging into logs.
-func newTestExporter(t *testing.T, cfg *config.Config) (*Exporter, *syncBuffer, *requestLog) {
+func newTestExporter(t *testing.T, cfg *config.Config) (*Exporter, *testutil.SyncBuffer, *requestLog) {
 	t.Helper()
 	return newTestExporterAt(t, cfg, time.Now)
 }
 
 // newTestExporterAt is newTestExporter on the clock now.
-func newTestExporterAt(t *testing.T, cfg *config.Config, now func() time.Time) (*Exporter, *syncBuffer, *requestLog) {
+func newTestExporterAt(t *testing.T, cfg *config.Config, now func() time.Time) (*Exporter, *testutil.SyncBuffer, *requestLog) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	requests := &requestLog{}
 	client := upstream.New(upstream.Options{MaxConcurrent: 4, Observer: requests})
 	e := New(client, log.NewLogfmtLogger(logs))
 	e.now = now
 	e.Apply(cfg)
 	return e, logs, requests
-}
-
-// fakeClock is a clock that tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // gather collects c through a pedantic registry (which rejects duplicate or

@@ -5,7 +5,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-kit/log"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -15,7 +14,6 @@ import (
 type scrape struct {
 	ctx     context.Context
 	targets []*target
-	logger  log.Logger
 	now     func() time.Time
 }
 
@@ -23,7 +21,7 @@ var _ prometheus.Collector = (*scrape)(nil)
 
 // Describe sends every descriptor the exporter can emit.
 func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs {
+	for _, d := range allDescs() {
 		ch <- d
 	}
 }
@@ -52,11 +50,12 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
 	seen := map[string]bool{}
 	for _, t := range s.targets {
-		if t.gate == nil || seen[t.credential] {
+		credential, gate := t.backoffGate()
+		if gate == nil || seen[credential] {
 			continue
 		}
-		seen[t.credential] = true
-		ch <- prometheus.MustNewConstMetric(credentialBackoffDesc, prometheus.GaugeValue, t.gate.Backoff().Seconds(), t.credential)
+		seen[credential] = true
+		ch <- prometheus.MustNewConstMetric(credentialBackoffDesc, prometheus.GaugeValue, gate.Backoff().Seconds(), credential)
 	}
 }
 
@@ -64,7 +63,7 @@ func emitTarget(ch chan<- prometheus.Metric, t *target, out outcome, elapsed tim
 	up := 0.0
 	if out.err == nil {
 		up = 1
-		emitData(ch, t.name, t.labels, out.data)
+		out.data.collect(ch, t.name)
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, t.name, t.service)
 	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, elapsed.Seconds(), t.name, t.service)

@@ -2,19 +2,19 @@ package collector
 
 import (
 	"context"
-	"net/url"
-
-	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+	"errors"
 	"sync"
 	"time"
-)
 
-// pollFunc asks upstream for one target's data.
-type pollFunc func(ctx context.Context) (*targetData, error)
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+)
 
 // outcome is the result of one upstream poll of a target.
 type outcome struct {
-	data *targetData
+	data answer
 	err  error
 	at   time.Time // when the poll ended
 }
@@ -25,21 +25,20 @@ type outcome struct {
 type target struct {
 	name     string
 	service  string
-	endpoint *url.URL
-	labels   targetLabels
+	timeout  time.Duration
+	cacheTTL time.Duration
+	// logger has the target's name and service; every finished poll is
+	// logged there once, whatever number of scrapes waited for it.
+	logger log.Logger
+	now    func() time.Time
+
+	mu sync.Mutex
+	// poll is the target's upstream call, built again at every reload.
+	poll pollFunc
 	// credential names the target's credential and gate is its back-off
 	// state, reported as cloudquota_credential_backoff_seconds.
-	credential string
-	gate       *upstream.Gate
-	timeout    time.Duration
-	cacheTTL   time.Duration
-	poll       pollFunc
-	// onOutcome is told about every finished poll, once, whatever number of
-	// scrapes waited for it; the exporter logs failures there.
-	onOutcome func(t *target, o outcome, abandoned bool)
-	now       func() time.Time
-
-	mu          sync.Mutex
+	credential  string
+	gate        *upstream.Gate
 	lastOK      *outcome
 	lastSuccess time.Time
 	inflight    *sharedPoll
@@ -60,6 +59,28 @@ type sharedPoll struct {
 	waiters   int
 	abandoned bool // every waiter left before the answer came
 	cancel    context.CancelFunc
+}
+
+// setPoll makes poll the target's upstream call from the next poll on.
+func (t *target) setPoll(poll pollFunc) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.poll = poll
+}
+
+// setCredential records the target's credential and its back-off gate.
+func (t *target) setCredential(name string, gate *upstream.Gate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.credential, t.gate = name, gate
+}
+
+// backoffGate returns the target's credential name and gate (nil when the
+// target has none).
+func (t *target) backoffGate() (string, *upstream.Gate) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.credential, t.gate
 }
 
 // fetch returns the target's data for one scrape: a cached answer younger
@@ -113,9 +134,10 @@ func (t *target) startPoll() *sharedPoll {
 	ctx, cancel := context.WithCancel(upstream.WithRequestTimeout(context.Background(), t.timeout))
 	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}
 	t.inflight = p
+	poll := t.poll
 	go func() {
 		defer cancel()
-		data, err := t.poll(ctx)
+		data, err := poll(ctx)
 		out := outcome{data: data, err: err, at: t.now()}
 		t.mu.Lock()
 		p.out = out
@@ -134,9 +156,7 @@ func (t *target) startPoll() *sharedPoll {
 		t.mu.Unlock()
 		// Logged before the waiters see the outcome, so that a scrape
 		// that reports a target down has already logged why.
-		if t.onOutcome != nil {
-			t.onOutcome(t, out, abandoned)
-		}
+		logOutcome(t.logger, out, abandoned)
 		close(p.done)
 	}()
 	return p
@@ -147,4 +167,35 @@ func (t *target) lastSuccessTime() time.Time {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return t.lastSuccess
+}
+
+// logOutcome logs a finished poll once, however many scrapes shared it.
+func logOutcome(logger log.Logger, o outcome, abandoned bool) {
+	if o.err == nil {
+		for _, s := range o.data.skipped() {
+			level.Warn(logger).Log("msg", "Skipped an unusable upstream value", "value", s)
+		}
+		return
+	}
+	if abandoned {
+		level.Warn(logger).Log("msg", "Target poll abandoned: every scrape waiting for it reached its deadline", "err", o.err)
+		return
+	}
+	keyvals := []any{"msg", "Target poll failed", "err", o.err}
+	var apiErr *upstream.APIError
+	var transportErr *upstream.TransportError
+	var decodeErr *upstream.DecodeError
+	switch {
+	case errors.As(o.err, &apiErr):
+		keyvals = append(keyvals, "status", apiErr.StatusCode, "code", apiErr.Code, "request_id", apiErr.RequestID)
+	case errors.As(o.err, &transportErr):
+		if transportErr.StatusCode != 0 {
+			// The status line came before the body broke off.
+			keyvals = append(keyvals, "status", transportErr.StatusCode)
+		}
+		keyvals = append(keyvals, "request_id", transportErr.RequestID)
+	case errors.As(o.err, &decodeErr):
+		keyvals = append(keyvals, "request_id", decodeErr.RequestID)
+	}
+	level.Warn(logger).Log(keyvals...)
 }

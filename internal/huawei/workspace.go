@@ -4,7 +4,44 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+
+	"golang.org/x/sync/errgroup"
 )
+
+// WorkspaceSites returns the tenant quota details of every given Workspace
+// site (GET /v2/{project_id}/quotas/detail, one request per site, at once),
+// in the order given; with no sites, one request without site_id for the
+// project's default site. azCode is optional. Each answer's SiteID is the
+// site asked for, or the one upstream names when none was asked for. One
+// failed site fails the whole call: a partial answer would read as a quota
+// that vanished.
+func (c *Client) WorkspaceSites(ctx context.Context, siteIDs []string, azCode string) ([]WorkspaceQuotas, error) {
+	sites := siteIDs
+	if len(sites) == 0 {
+		sites = []string{""}
+	}
+	// errgroup cancels the other sites at the first failure and keeps
+	// that error, not the cancellations it causes.
+	results := make([]WorkspaceQuotas, len(sites))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, site := range sites {
+		g.Go(func() error {
+			q, err := c.WorkspaceQuotas(gctx, site, azCode)
+			if err != nil {
+				return err
+			}
+			if site != "" {
+				q.SiteID = site
+			}
+			results[i] = *q
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
 
 // WorkspaceQuotas returns the tenant quota details of one Workspace site
 // (GET /v2/{project_id}/quotas/detail). siteID and azCode are optional

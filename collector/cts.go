@@ -1,0 +1,57 @@
+package collector
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+)
+
+// ctsService reads Huawei Cloud Trace Service tracker quotas.
+var ctsService = service{
+	descs:   []*prometheus.Desc{ctsLimitDesc, ctsUsedDesc},
+	newPoll: newCTSPoll,
+}
+
+var (
+	ctsLimitDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "cts", "quota_limit"),
+		"Huawei Cloud Trace Service quota of a resource (quota). Values may be cached up to the target's cache_ttl.",
+		[]string{"target", "project_id", "resource"}, nil)
+	ctsUsedDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "cts", "quota_used"),
+		"Huawei Cloud Trace Service usage of a resource (used). Values may be cached up to the target's cache_ttl.",
+		[]string{"target", "project_id", "resource"}, nil)
+)
+
+// ctsAnswer is the tracker quotas of a target's project.
+type ctsAnswer struct {
+	projectID string
+	quotas    *huawei.Quotas
+}
+
+func newCTSPoll(e *Exporter, s pollSpec) pollFunc {
+	client := newHuaweiClient(e, s)
+	projectID := s.target.ProjectID
+	return func(ctx context.Context) (answer, error) {
+		quotas, err := client.CTSQuotas(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return ctsAnswer{projectID: projectID, quotas: quotas}, nil
+	}
+}
+
+func (a ctsAnswer) collect(ch chan<- prometheus.Metric, target string) {
+	seen := labelSets{}
+	for _, r := range a.quotas.Resources {
+		if !seen.first(r.Type) {
+			continue
+		}
+		gauge(ch, ctsLimitDesc, r.Quota, target, a.projectID, r.Type)
+		gauge(ch, ctsUsedDesc, r.Used, target, a.projectID, r.Type)
+	}
+}
+
+func (a ctsAnswer) skipped() []string { return a.quotas.Skipped }

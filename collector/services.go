@@ -1,0 +1,77 @@
+package collector
+
+import (
+	"context"
+	"net/url"
+	"slices"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/cloudquota/cloudquota_exporter/config"
+	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+)
+
+// answer is one target's upstream answer as plain values, ready to become
+// metrics. Each service has its own.
+type answer interface {
+	// collect sends the answer's quota samples for the named target.
+	collect(ch chan<- prometheus.Metric, target string)
+	// skipped lists the single values upstream sent that could not be used.
+	skipped() []string
+}
+
+// pollFunc asks upstream for one target's data.
+type pollFunc func(ctx context.Context) (answer, error)
+
+// pollSpec is what a service builds a target's poll from: the validated
+// target, its credential, endpoint and the credential's back-off gate.
+type pollSpec struct {
+	target   config.Target
+	cred     *config.Credential
+	endpoint *url.URL
+	gate     *upstream.Gate
+}
+
+// service is one upstream service: the descriptors of its quota metrics and
+// how a target's configuration becomes its upstream call.
+type service struct {
+	descs []*prometheus.Desc
+	// newPoll is called at every Apply, with the Exporter's lock held, for
+	// new and kept targets alike, so that it may register long-lived
+	// clients (an SMH token) that the new configuration still uses.
+	newPoll func(e *Exporter, s pollSpec) pollFunc
+}
+
+// services holds every service by its configuration name. Adding a service
+// is a file with its service value, an entry here and its validation in
+// config.
+var services = map[string]service{
+	config.ServiceSMH:       smhService,
+	config.ServiceWorkspace: workspaceService,
+	config.ServiceCTS:       ctsService,
+}
+
+// allDescs is every descriptor the exporter can emit on a scrape.
+func allDescs() []*prometheus.Desc {
+	descs := []*prometheus.Desc{upDesc, collectDurationDesc, lastSuccessDesc, credentialBackoffDesc}
+	names := make([]string, 0, len(services))
+	for name := range services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		descs = append(descs, services[name].descs...)
+	}
+	return descs
+}
+
+// newHuaweiClient is the client of a Workspace or CTS target.
+func newHuaweiClient(e *Exporter, s pollSpec) *huawei.Client {
+	creds := huawei.Credentials{
+		AccessKey:     string(s.cred.AccessKey),
+		SecretKey:     string(s.cred.SecretKey),
+		SecurityToken: string(s.cred.SecurityToken),
+	}
+	return huawei.NewClient(e.http, s.target.Service, s.endpoint, s.target.ProjectID, creds, s.gate)
+}
