@@ -2,7 +2,7 @@
 # running as a non-root user.
 #
 #   docker build -t cloudquota_exporter \
-#     --build-arg VERSION="$(git describe --tags --always --dirty)" \
+#     --build-arg VERSION="$(cat VERSION)" \
 #     --build-arg REVISION="$(git rev-parse HEAD)" \
 #     --build-arg BRANCH="$(git rev-parse --abbrev-ref HEAD)" \
 #     --build-arg BUILD_USER="$(id -un)@$(hostname)" \
@@ -18,8 +18,9 @@
 # stage's COPY and RUN lines outside Docker; keep them plain.
 
 # ---- builder ------------------------------------------------------------
-# The tag names the Go release of go.mod's "go" line.
-FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm AS builder
+# The tag names the Go release of go.mod's "go" line, the lowest Go that the
+# dependencies accept (.ci/check-examples.sh insists on the two being equal).
+FROM --platform=$BUILDPLATFORM golang:1.26.0-bookworm AS builder
 
 WORKDIR /src
 
@@ -28,7 +29,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 
 # Then the source (.dockerignore keeps everything else out of the context).
-COPY *.go ./
+COPY *.go VERSION ./
 COPY collector/ collector/
 COPY config/ config/
 COPY internal/ internal/
@@ -38,12 +39,14 @@ COPY internal/ internal/
 ARG TARGETOS
 ARG TARGETARCH
 # Build information, shown by --version, logged at start-up and exported
-# as cloudquota_exporter_build_info.
-ARG VERSION=dev
-ARG REVISION=unknown
-ARG BRANCH=unknown
+# as cloudquota_exporter_build_info. An empty value is filled in by the
+# binary itself (internal/buildinfo): the version from the VERSION file, the
+# rest "unknown" (the build context has no .git).
+ARG VERSION=
+ARG REVISION=
+ARG BRANCH=
 ARG BUILD_USER=docker
-ARG BUILD_DATE=unknown
+ARG BUILD_DATE=
 
 RUN CGO_ENABLED=0 GOOS="$TARGETOS" GOARCH="$TARGETARCH" go build -trimpath \
       -ldflags "-s -w \
@@ -59,8 +62,8 @@ RUN CGO_ENABLED=0 GOOS="$TARGETOS" GOARCH="$TARGETARCH" go build -trimpath \
 # /etc/passwd with the nonroot user (65532); no shell and no package manager.
 FROM gcr.io/distroless/static-debian12:nonroot
 
-ARG VERSION=dev
-ARG REVISION=unknown
+ARG VERSION=
+ARG REVISION=
 LABEL org.opencontainers.image.title="cloudquota_exporter" \
       org.opencontainers.image.description="Prometheus exporter for cloud quotas: Tencent Cloud SMH, Huawei Cloud Workspace and Huawei Cloud Trace Service" \
       org.opencontainers.image.source="https://github.com/cloudquota/cloudquota_exporter" \
