@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,59 +19,74 @@ import (
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/cloudquota/cloudquota_exporter/collector"
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/demo"
-	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+	"github.com/cloudquota/cloudquota_exporter/internal/logging"
+	"github.com/cloudquota/cloudquota_exporter/internal/server"
 )
 
 const exporterName = "cloudquota_exporter"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(args []string) int {
+// flags are the command line's settings.
+type flags struct {
+	configFile, metricsPath, logLevel, logFormat string
+	configCheck, expandEnv, demo                 bool
+	maxRequests, concurrency                     int
+	timeoutOffset, demoDrift                     time.Duration
+	toolkit                                      *web.FlagConfig
+}
+
+func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	app := kingpin.New(exporterName, "Prometheus exporter for Tencent Cloud SMH, Huawei Cloud Workspace and Huawei Cloud Trace Service quotas.")
-	var (
-		configFile    = app.Flag("config.file", "Path of the configuration file.").Default("cloudquota.yml").String()
-		configCheck   = app.Flag("config.check", "Validate the configuration file, print what is wrong, and exit.").Bool()
-		expandEnv     = app.Flag("config.expand-environment-variables", "Replace ${VAR} in the configuration file with the environment variable VAR.").Bool()
-		metricsPath   = app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-		maxRequests   = app.Flag("web.max-requests", "Maximum number of /metrics and /probe requests served at once; more get 503. 0 means no limit.").Default("40").Int()
-		timeoutOffset = app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) so that the answer arrives in time.").Default("500ms").Duration()
-		concurrency   = app.Flag("scrape.concurrency", "Maximum number of upstream API requests in flight at once, across all targets and scrapes.").Default("8").Int()
-		logLevel      = app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").Enum("debug", "info", "warn", "error")
-		logFormat     = app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").Enum("logfmt", "json")
-		demoMode      = app.Flag("demo", "Run against built-in simulated clouds on loopback with a built-in configuration; needs no cloud account.").Bool()
-		demoDrift     = app.Flag("demo.drift-period", "Period of the demo's slow usage drift.").Default("1h").Duration()
-	)
-	toolkitFlags := kingpinflag.AddFlags(app, ":9784")
+	f := &flags{}
+	app.Flag("config.file", "Path of the configuration file.").Default("cloudquota.yml").StringVar(&f.configFile)
+	app.Flag("config.check", "Validate the configuration file, print what is wrong, and exit.").BoolVar(&f.configCheck)
+	app.Flag("config.expand-environment-variables", "Replace ${VAR} in the configuration file with the environment variable VAR.").BoolVar(&f.expandEnv)
+	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
+	app.Flag("web.max-requests", "Maximum number of /metrics and /probe requests served at once; more get 503. 0 means no limit.").Default("40").IntVar(&f.maxRequests)
+	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) so that the answer arrives in time.").Default("500ms").DurationVar(&f.timeoutOffset)
+	app.Flag("scrape.concurrency", "Maximum number of upstream API requests in flight at once, across all targets and scrapes.").Default("8").IntVar(&f.concurrency)
+	app.Flag("log.level", "Only log messages with the given severity or above. One of: [debug, info, warn, error]").Default("info").EnumVar(&f.logLevel, "debug", "info", "warn", "error")
+	app.Flag("log.format", "Output format of log messages. One of: [logfmt, json]").Default("logfmt").EnumVar(&f.logFormat, "logfmt", "json")
+	app.Flag("demo", "Run against built-in simulated clouds on loopback with a built-in configuration; needs no cloud account.").BoolVar(&f.demo)
+	app.Flag("demo.drift-period", "Period of the demo's slow usage drift.").Default("1h").DurationVar(&f.demoDrift)
+	f.toolkit = kingpinflag.AddFlags(app, ":9784")
 	app.Version(version.Print(exporterName))
 	app.HelpFlag.Short('h')
-	app.UsageWriter(os.Stdout)
+	app.UsageWriter(stdout)
 	if _, err := app.Parse(args); err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", exporterName, err)
-		return 2
+		return nil, err
 	}
+	return f, nil
+}
 
-	if *configCheck {
-		return checkConfig(*configFile, *expandEnv)
-	}
-	if *concurrency < 1 {
-		fmt.Fprintf(os.Stderr, "%s: --scrape.concurrency must be at least 1\n", exporterName)
-		return 2
-	}
-
-	logger, slogger, err := newLogger(os.Stderr, *logLevel, *logFormat)
+// run is the whole command, with its output streams given so that tests
+// can read them; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	f, err := parseFlags(args, stdout)
 	if err != nil {
-		return fatal(nil, "invalid logging flags", err)
+		fmt.Fprintf(stderr, "%s: %v\n", exporterName, err)
+		return 2
+	}
+	if f.configCheck {
+		return checkConfig(f.configFile, f.expandEnv, stdout, stderr)
+	}
+	if f.concurrency < 1 {
+		fmt.Fprintf(stderr, "%s: --scrape.concurrency must be at least 1\n", exporterName)
+		return 2
+	}
+	logger, slogger, err := logging.New(stderr, f.logLevel, f.logFormat)
+	if err != nil {
+		fmt.Fprintf(stderr, "invalid logging flags: %v\n", err)
+		return 1
 	}
 	level.Info(logger).Log("msg", "Starting "+exporterName, "version", version.Info())
 	level.Info(logger).Log("msg", "Build context", "build_context", version.BuildContext())
@@ -77,9 +94,9 @@ func run(args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	load := func() (*config.Config, error) { return config.Load(*configFile, *expandEnv) }
-	if *demoMode {
-		clouds, err := demo.Start(*demoDrift)
+	load := func() (*config.Config, error) { return config.Load(f.configFile, f.expandEnv) }
+	if f.demo {
+		clouds, err := demo.Start(f.demoDrift)
 		if err != nil {
 			return fatal(logger, "Cannot start the simulated clouds", err)
 		}
@@ -88,52 +105,36 @@ func run(args []string) int {
 		load = clouds.Config
 	}
 
-	exporterReg := &exporterMetrics{}
-	exporterReg.MustRegister(
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		versioncollector.NewCollector(exporterName),
-	)
-	client := upstream.New(upstream.Options{
-		MaxConcurrent: *concurrency,
-		Observer:      collector.NewRequestCounter(exporterReg),
+	srv, err := server.New(server.Options{
+		Name:          exporterName,
+		Load:          load,
+		Logger:        logger,
+		MetricsPath:   f.metricsPath,
+		TimeoutOffset: f.timeoutOffset,
+		MaxRequests:   f.maxRequests,
+		Concurrency:   f.concurrency,
 		UserAgent:     exporterName + "/" + version.Version,
 	})
-	exporter := collector.New(client, log.With(logger, "component", "collector"))
-	holder := config.NewHolder(load, exporterReg)
-	reload := func() error {
-		if err := holder.Reload(); err != nil {
-			return err
-		}
-		exporter.Apply(holder.Config())
-		return nil
-	}
-	if err := exporterReg.check(); err != nil {
+	if err != nil {
 		return fatal(logger, "Cannot register the exporter's metrics", err)
 	}
-	if err := reload(); err != nil {
+	targets, err := srv.Load()
+	if err != nil {
 		return fatal(logger, "Cannot load the configuration", err)
 	}
-	level.Info(logger).Log("msg", "Loaded configuration", "targets", len(holder.Config().Targets))
+	level.Info(logger).Log("msg", "Loaded configuration", "targets", targets)
 
-	reloadRequests := make(chan chan error)
-	go reloadLoop(ctx, logger, reload, reloadRequests)
-	requestReload := func() error {
-		result := make(chan error, 1)
-		select {
-		case reloadRequests <- result:
-			return <-result
-		case <-ctx.Done():
-			return errors.New("shutting down")
-		}
-	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go srv.ReloadOn(ctx, hup)
+	return serve(ctx, srv.Handler(), f.toolkit, logger, slogger)
+}
 
-	mux := http.NewServeMux()
-	landing := newStatusPage(exporter, *metricsPath, logger)
-	newHandlers(exporter, exporterReg, logger, *timeoutOffset, *maxRequests, requestReload).register(mux, *metricsPath, landing)
-
+// serve answers HTTP until ctx ends (SIGTERM or SIGINT), then shuts down.
+func serve(ctx context.Context, handler http.Handler, toolkit *web.FlagConfig, logger log.Logger, slogger *slog.Logger) int {
 	server := &http.Server{
-		Handler:           mux,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Long enough for the slowest scrape Prometheus allows (its
@@ -144,7 +145,7 @@ func run(args []string) int {
 		MaxHeaderBytes: 64 << 10,
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(server, toolkitFlags, slogger) }()
+	go func() { serveErr <- web.ListenAndServe(server, toolkit, slogger) }()
 
 	select {
 	case err := <-serveErr:
@@ -162,38 +163,19 @@ func run(args []string) int {
 	return 0
 }
 
-// reloadLoop serialises reloads from SIGHUP and POST /-/reload.
-func reloadLoop(ctx context.Context, logger log.Logger, reload func() error, requests <-chan chan error) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	for {
-		var result chan error
-		select {
-		case <-ctx.Done():
-			return
-		case <-hup:
-		case result = <-requests:
-		}
-		err := reload()
-		if err != nil {
-			level.Error(logger).Log("msg", "Configuration reload failed; keeping the previous configuration", "err", err)
-		} else {
-			level.Info(logger).Log("msg", "Configuration reloaded")
-		}
-		if result != nil {
-			result <- err
-		}
-	}
-}
-
 // checkConfig implements --config.check.
-func checkConfig(path string, expandEnv bool) int {
+func checkConfig(path string, expandEnv bool, stdout, stderr io.Writer) int {
 	cfg, err := config.Load(path, expandEnv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	fmt.Printf("config file %q is valid: %d credentials, %d targets\n", path, len(cfg.Credentials), len(cfg.Targets))
+	fmt.Fprintf(stdout, "config file %q is valid: %d credentials, %d targets\n", path, len(cfg.Credentials), len(cfg.Targets))
 	return 0
+}
+
+// fatal logs an error and returns the process exit status for it.
+func fatal(logger log.Logger, msg string, err error) int {
+	level.Error(logger).Log("msg", msg, "err", err)
+	return 1
 }

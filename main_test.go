@@ -1,267 +1,28 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/httptest"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
-	"time"
 
-	"github.com/go-kit/log"
-
-	"github.com/cloudquota/cloudquota_exporter/collector"
-	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/demo"
-	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
-// testServer is the exporter's HTTP side against the demo clouds, with its
-// configuration in a file that tests may rewrite.
-type testServer struct {
-	*httptest.Server
-	configPath string
-	cloudURL   string
-	logs       *lockedBuffer
+// captured is what a run of the command line printed and returned.
+type captured struct {
+	code   int
+	output string // stdout and stderr, interleaved
 }
 
-// lockedBuffer is a log sink that tests may read while the exporter writes.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newTestServer(t *testing.T, maxRequests int) *testServer {
+// runCaptured runs the command line with its output captured.
+func runCaptured(t *testing.T, args []string) captured {
 	t.Helper()
-	clouds, err := demo.Start(0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { clouds.Close() })
-	path := filepath.Join(t.TempDir(), "cloudquota.yml")
-	if err := os.WriteFile(path, []byte(demo.ConfigYAML(clouds.URL)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-
-	logs := &lockedBuffer{}
-	logger := log.NewLogfmtLogger(logs)
-	reg := &exporterMetrics{}
-	client := upstream.New(upstream.Options{MaxConcurrent: 4, Observer: collector.NewRequestCounter(reg)})
-	exporter := collector.New(client, logger)
-	holder := config.NewHolder(func() (*config.Config, error) { return config.Load(path, false) }, reg)
-	reload := func() error {
-		if err := holder.Reload(); err != nil {
-			return err
-		}
-		exporter.Apply(holder.Config())
-		return nil
-	}
-	if err := reload(); err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	landing := newStatusPage(exporter, "/metrics", logger)
-	newHandlers(exporter, reg, logger, 500*time.Millisecond, maxRequests, reload).register(mux, "/metrics", landing)
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
-	return &testServer{Server: srv, configPath: path, cloudURL: clouds.URL, logs: logs}
-}
-
-func (s *testServer) get(t *testing.T, path string, header ...string) (int, string) {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.URL+path, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	return do(t, req)
-}
-
-func do(t *testing.T, req *http.Request) (int, string) {
-	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
-func TestProbe(t *testing.T) {
-	s := newTestServer(t, 0)
-	code, body := s.get(t, "/probe?target=audit-prod")
-	if code != http.StatusOK {
-		t.Fatalf("known target: HTTP %d: %s", code, body)
-	}
-	for _, want := range []string{
-		`cloudquota_up{service="cts",target="audit-prod"} 1`,
-		`cloudquota_cts_quota_limit{project_id="0a1b2c3d4e5f",resource="data_tracker",target="audit-prod"} 100`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("probe output lacks %q", want)
-		}
-	}
-	for _, unwanted := range []string{`target="audit-dev"`, "cloudquota_api_requests_total", "go_goroutines"} {
-		if strings.Contains(body, unwanted) {
-			t.Errorf("probe output has %q; it must hold only the probed target", unwanted)
-		}
-	}
-
-	code, body = s.get(t, "/probe?target=nope")
-	if code != http.StatusBadRequest || !strings.Contains(body, `unknown target "nope"`) || strings.Count(strings.TrimSpace(body), "\n") != 0 {
-		t.Errorf("unknown target: HTTP %d %q, want 400 with a one-line reason", code, body)
-	}
-	code, body = s.get(t, "/probe")
-	if code != http.StatusBadRequest || !strings.Contains(body, "missing target parameter") {
-		t.Errorf("missing target: HTTP %d %q, want 400 with a one-line reason", code, body)
-	}
-}
-
-func TestMetricsHasExporterAndTargets(t *testing.T) {
-	s := newTestServer(t, 0)
-	code, body := s.get(t, "/metrics", scrapeTimeoutHeader, "5")
-	if code != http.StatusOK {
-		t.Fatalf("HTTP %d: %s", code, body)
-	}
-	for _, want := range []string{
-		`cloudquota_up{service="smh",target="media-prod"} 1`,
-		`cloudquota_up{service="workspace",target="desktops-prod"} 1`,
-		`cloudquota_api_requests_total{code="200",operation="token",service="smh"}`,
-		`cloudquota_exporter_config_last_reload_successful 1`,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %q", want)
-		}
-	}
-	code, body = s.get(t, "/metrics", scrapeTimeoutHeader, "soon")
-	if code != http.StatusBadRequest || !strings.Contains(body, "X-Prometheus-Scrape-Timeout-Seconds") {
-		t.Errorf("bad timeout header: HTTP %d %q, want 400 naming the header", code, body)
-	}
-}
-
-func TestReloadEndpoint(t *testing.T) {
-	s := newTestServer(t, 0)
-	if code, _ := s.get(t, "/-/reload"); code != http.StatusMethodNotAllowed {
-		t.Errorf("GET /-/reload: HTTP %d, want 405", code)
-	}
-	post := func() (int, string) {
-		req, _ := http.NewRequest(http.MethodPost, s.URL+"/-/reload", nil)
-		return do(t, req)
-	}
-
-	// A good new file: a target renamed.
-	good := strings.Replace(demo.ConfigYAML(s.cloudURL), "name: audit-dev", "name: audit-renamed", 1)
-	os.WriteFile(s.configPath, []byte(good), 0o600)
-	if code, body := post(); code != http.StatusOK {
-		t.Fatalf("good reload: HTTP %d %s", code, body)
-	}
-	if code, _ := s.get(t, "/probe?target=audit-renamed"); code != http.StatusOK {
-		t.Errorf("renamed target not served after reload")
-	}
-
-	// A bad one: the old configuration stays and the gauge says so.
-	os.WriteFile(s.configPath, []byte("targets: [\n"), 0o600)
-	code, body := post()
-	if code != http.StatusInternalServerError || !strings.Contains(body, s.configPath) {
-		t.Errorf("bad reload: HTTP %d %q, want 500 naming the file", code, body)
-	}
-	if code, _ := s.get(t, "/probe?target=audit-renamed"); code != http.StatusOK {
-		t.Errorf("a failed reload dropped the running configuration")
-	}
-	_, metrics := s.get(t, "/metrics")
-	if !strings.Contains(metrics, "cloudquota_exporter_config_last_reload_successful 0") {
-		t.Errorf("reload gauge not 0 after a failed reload")
-	}
-}
-
-func TestReloadOnSIGHUP(t *testing.T) {
-	reloaded := make(chan struct{}, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go reloadLoop(ctx, log.NewNopLogger(), func() error { reloaded <- struct{}{}; return nil }, nil)
-	time.Sleep(50 * time.Millisecond) // let the loop subscribe to the signal
-	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-reloaded:
-	case <-time.After(5 * time.Second):
-		t.Fatal("SIGHUP did not reload")
-	}
-}
-
-func TestHealthAndReady(t *testing.T) {
-	s := newTestServer(t, 0)
-	for _, path := range []string{"/-/healthy", "/-/ready"} {
-		if code, _ := s.get(t, path); code != http.StatusOK {
-			t.Errorf("%s: HTTP %d", path, code)
-		}
-		req, _ := http.NewRequest(http.MethodPost, s.URL+path, nil)
-		if code, _ := do(t, req); code != http.StatusMethodNotAllowed {
-			t.Errorf("POST %s: HTTP %d, want 405", path, code)
-		}
-	}
-	if code, body := s.get(t, "/"); code != http.StatusOK || !strings.Contains(body, "cloudquota_exporter") {
-		t.Errorf("landing page: HTTP %d", code)
-	}
-}
-
-func TestMaxRequests(t *testing.T) {
-	s := newTestServer(t, 1)
-	h := &handlers{slots: make(chan struct{}, 1)}
-	h.slots <- struct{}{} // one scrape in flight
-	rec := httptest.NewRecorder()
-	h.limit(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("scrape beyond --web.max-requests: HTTP %d, want 503", rec.Code)
-	}
-	if code, _ := s.get(t, "/metrics"); code != http.StatusOK {
-		t.Errorf("a single scrape with --web.max-requests=1: HTTP %d", code)
-	}
-}
-
-func TestNoSecretInResponsesWhileUpstreamFails(t *testing.T) {
-	s := newTestServer(t, 0)
-	// Point every target at a closed port, then at nothing valid.
-	broken := strings.ReplaceAll(demo.ConfigYAML(s.cloudURL), s.cloudURL, "http://127.0.0.1:1")
-	os.WriteFile(s.configPath, []byte(broken), 0o600)
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/-/reload", nil)
-	if code, body := do(t, req); code != http.StatusOK {
-		t.Fatalf("reload: %d %s", code, body)
-	}
-	_, metrics := s.get(t, "/metrics")
-	_, probe := s.get(t, "/probe?target=media-prod")
-	if !strings.Contains(metrics, `cloudquota_up{service="smh",target="media-prod"} 0`) {
-		t.Errorf("broken target not down")
-	}
-	for _, secret := range []string{"demo-library-secret-prod", "demo-secret-key-0000000000000001", "demo-security-token", "acctk"} {
-		for where, text := range map[string]string{"/metrics": metrics, "/probe": probe, "log": s.logs.String()} {
-			if strings.Contains(text, secret) {
-				t.Errorf("%s contains secret %q", where, secret)
-			}
-		}
-	}
+	var out testutil.SyncBuffer
+	code := run(args, &out, &out)
+	return captured{code: code, output: out.String()}
 }
 
 func TestConfigCheck(t *testing.T) {
@@ -270,95 +31,106 @@ func TestConfigCheck(t *testing.T) {
 	os.WriteFile(good, []byte(demo.ConfigYAML("http://127.0.0.1:9")), 0o600)
 	bad := filepath.Join(dir, "bad.yml")
 	os.WriteFile(bad, []byte("targets:\n  - name: x\n    service: nosuch\n"), 0o600)
-	if code := run([]string{"--config.check", "--config.file=" + good}); code != 0 {
+	if code := runCaptured(t, []string{"--config.check", "--config.file=" + good}).code; code != 0 {
 		t.Errorf("--config.check on a valid file: exit %d, want 0", code)
 	}
-	if code := run([]string{"--config.check", "--config.file=" + bad}); code == 0 {
+	if code := runCaptured(t, []string{"--config.check", "--config.file=" + bad}).code; code == 0 {
 		t.Errorf("--config.check on an invalid file: exit 0")
 	}
-	if code := run([]string{"--config.file=" + filepath.Join(dir, "missing.yml"), "--web.listen-address=127.0.0.1:0"}); code == 0 {
+	if code := runCaptured(t, []string{"--config.file=" + filepath.Join(dir, "missing.yml"), "--web.listen-address=127.0.0.1:0"}).code; code == 0 {
 		t.Errorf("start-up with a missing config file: exit 0")
 	}
 }
 
-func TestStatusPageShowsEveryTargetWithItsLastError(t *testing.T) {
-	s := newTestServer(t, 0)
-	_, page := s.get(t, "/")
-	if !strings.Contains(page, "not scraped yet") {
-		t.Errorf("before any scrape, targets should say so")
-	}
-	// Break one target: a secret key the simulated gateway rejects.
-	broken := strings.Replace(demo.ConfigYAML(s.cloudURL), "secret_key: demo-temp-secret-key-00000000001", "secret_key: wrong-<b>key</b>", 1)
-	os.WriteFile(s.configPath, []byte(broken), 0o600)
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/-/reload", nil)
-	if code, body := do(t, req); code != http.StatusOK {
-		t.Fatalf("reload: %d %s", code, body)
-	}
-	s.get(t, "/metrics")
-	code, page := s.get(t, "/")
-	if code != http.StatusOK {
-		t.Fatalf("status page: HTTP %d", code)
-	}
-	for _, name := range []string{"media-prod", "media-backup", "desktops-prod", "desktops-dev", "audit-prod", "audit-dev"} {
-		if !strings.Contains(page, `<a href="probe?target=`+name+`">`+name+`</a>`) {
-			t.Errorf("status page lacks target %s", name)
-		}
-	}
-	if strings.Count(page, `<td class="down">down</td>`) != 2 || strings.Count(page, `<td class="up">up</td>`) != 4 {
-		t.Errorf("want 2 targets down (the temporary credential's) and 4 up:\n%s", page)
-	}
-	for _, want := range []string{"HTTP 401 APIGW.0301", "verify aksk signature fail", "[request id "} {
-		if !strings.Contains(page, want) {
-			t.Errorf("status page lacks the last error's %q", want)
-		}
-	}
-	if strings.Contains(page, "<b>key</b>") || strings.Contains(page, "wrong-") {
-		t.Errorf("status page shows the secret key")
-	}
-}
+func TestConfigCheckPrintsNoSecret(t *testing.T) {
+	const (
+		sk       = "cfgcheck-secret-key-91f3"
+		token    = "cfgcheck-security-token-77ab"
+		libSec   = "cfgcheck-library-secret-c0de"
+		typoSec  = "cfgcheck-typo-secret-5e5e"
+		envSec   = "cfgcheck-env-secret-4242"
+		fileSec  = "cfgcheck-file-secret-abcd"
+		listSec1 = "cfgcheck-list-secret-1111"
+	)
+	secrets := []string{sk, token, libSec, typoSec, envSec, fileSec, listSec1}
+	t.Setenv("CQ_FAULTS_TEST_SK", envSec)
+	dir := t.TempDir()
+	secretFile := filepath.Join(dir, "lib.secret")
+	os.WriteFile(secretFile, []byte(fileSec+"\n"), 0o600)
 
-func TestServiceDiscoveryListsEveryTarget(t *testing.T) {
-	s := newTestServer(t, 0)
-	code, body := s.get(t, "/sd")
-	if code != http.StatusOK {
-		t.Fatalf("HTTP %d: %s", code, body)
+	credentials := fmt.Sprintf(`credentials:
+  - name: hw
+    type: huaweicloud
+    access_key: AKCFGCHECK
+    secret_key: %s
+    security_token: %s
+  - name: media
+    type: tencent_smh
+    library_id: lib1
+    library_secret: %s
+`, sk, token, libSec)
+	targets := `targets:
+  - name: t1
+    service: cts
+    credentials: hw
+    project_id: p1
+    endpoint: http://127.0.0.1:9
+  - name: t2
+    service: smh
+    credentials: media
+    space_ids: [s1]
+    endpoint: http://127.0.0.1:9
+`
+	cases := []struct {
+		name, yaml string
+		wantCode   int
+		want       []string
+	}{
+		{"valid", credentials + targets, 0, []string{"is valid"}},
+		{"unknown key next to inline secrets",
+			strings.Replace(credentials, "    security_token: "+token+"\n", "    security_token: "+token+"\n    secret_kee: "+typoSec+"\n", 1) + targets,
+			1, []string{`unknown key "secret_kee"`, `did you mean "secret_key"?`}},
+		{"secret given as a list",
+			strings.Replace(credentials, "secret_key: "+sk, "secret_key: ["+sk+", "+listSec1+"]", 1) + targets,
+			1, []string{"secret_key", "expected a string, got a list"}},
+		{"secret and secret file both set",
+			strings.Replace(credentials, "library_secret: "+libSec, "library_secret: "+libSec+"\n    library_secret_file: "+secretFile, 1) + targets,
+			1, []string{"library_secret: set both library_secret and library_secret_file"}},
+		{"secret from the environment, bad target",
+			strings.Replace(credentials, "secret_key: "+sk, "secret_key: ${CQ_FAULTS_TEST_SK}", 1) + strings.Replace(targets, "service: cts", "service: ctx", 1),
+			1, []string{`unknown service "ctx"`}},
+		{"secret from a file, unknown credential",
+			strings.Replace(credentials, "library_secret: "+libSec, "library_secret_file: "+secretFile, 1) + strings.Replace(targets, "credentials: media", "credentials: medai", 1),
+			1, []string{`no credential named "medai"`}},
+		{"secret in a broken line",
+			strings.Replace(credentials, "secret_key: "+sk, "secret_key: \""+sk, 1) + targets,
+			1, nil},
 	}
-	var groups []struct {
-		Targets []string          `json:"targets"`
-		Labels  map[string]string `json:"labels"`
-	}
-	if err := json.Unmarshal([]byte(body), &groups); err != nil {
-		t.Fatalf("not http_sd JSON: %v\n%s", err, body)
-	}
-	services := map[string]string{}
-	for _, g := range groups {
-		if len(g.Targets) != 1 || g.Labels["__meta_cloudquota_target"] != g.Targets[0] {
-			t.Errorf("bad group %+v", g)
-			continue
-		}
-		services[g.Targets[0]] = g.Labels["__meta_cloudquota_service"]
-	}
-	want := map[string]string{"media-prod": "smh", "media-backup": "smh", "desktops-prod": "workspace", "desktops-dev": "workspace", "audit-prod": "cts", "audit-dev": "cts"}
-	if len(services) != len(want) {
-		t.Errorf("discovered %v, want %v", services, want)
-	}
-	for name, svc := range want {
-		if services[name] != svc {
-			t.Errorf("target %s: service %q, want %q", name, services[name], svc)
-		}
-	}
-}
-
-func TestMetricsWithoutTargetsPollsNothing(t *testing.T) {
-	s := newTestServer(t, 0)
-	code, body := s.get(t, "/metrics?targets=none")
-	if code != http.StatusOK || !strings.Contains(body, "cloudquota_exporter_build_info") && !strings.Contains(body, "cloudquota_exporter_config_last_reload_successful") {
-		t.Fatalf("HTTP %d: %s", code, body)
-	}
-	if strings.Contains(body, "cloudquota_up") || strings.Contains(body, "cloudquota_api_requests_total") {
-		t.Errorf("?targets=none polled the targets:\n%s", body)
-	}
-	if code, body := s.get(t, "/metrics?targets=some"); code != http.StatusBadRequest || !strings.Contains(body, "invalid targets parameter") {
-		t.Errorf("bad targets parameter: HTTP %d %q", code, body)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".yml")
+			if err := os.WriteFile(path, []byte(tc.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := runCaptured(t, []string{"--config.check", "--config.file=" + path, "--config.expand-environment-variables"})
+			code, out := r.code, r.output
+			if code != tc.wantCode {
+				t.Errorf("exit %d, want %d: %s", code, tc.wantCode, out)
+			}
+			if tc.wantCode != 0 && !strings.Contains(out, path) {
+				t.Errorf("the message does not name the file: %s", out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q: %s", want, out)
+				}
+			}
+			for _, s := range secrets {
+				if strings.Contains(out, s) {
+					t.Errorf("--config.check output contains the secret %q: %s", s, out)
+				}
+			}
+			t.Logf("exit %d: %s", code, strings.TrimSpace(out))
+		})
 	}
 }

@@ -1,10 +1,11 @@
-package main
+// Package logging builds the exporter's go-kit logger from --log.level and
+// --log.format, and the same logger as a *slog.Logger for exporter-toolkit.
+package logging
 
 import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
@@ -23,9 +24,9 @@ var logLevels = map[string]struct {
 	"error": {level.AllowError(), slog.LevelError},
 }
 
-// newLogger returns the go-kit logger used throughout, and the same logger
-// as a *slog.Logger for exporter-toolkit, which demands one.
-func newLogger(w io.Writer, lvl, format string) (log.Logger, *slog.Logger, error) {
+// New returns the go-kit logger used throughout, and the same logger as a
+// *slog.Logger for exporter-toolkit, which demands one.
+func New(w io.Writer, lvl, format string) (log.Logger, *slog.Logger, error) {
 	l, ok := logLevels[lvl]
 	if !ok {
 		return nil, nil, fmt.Errorf("unknown log level %q", lvl)
@@ -45,14 +46,4 @@ func newLogger(w io.Writer, lvl, format string) (log.Logger, *slog.Logger, error
 	bridge := slog.New(slgk.NewGoKitHandler(logger, l.slog))
 	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 	return logger, bridge, nil
-}
-
-// fatal logs an error and returns the process exit status for it.
-func fatal(logger log.Logger, msg string, err error) int {
-	if logger == nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", msg, err)
-		return 1
-	}
-	level.Error(logger).Log("msg", msg, "err", err)
-	return 1
 }

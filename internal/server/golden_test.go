@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"flag"
@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"github.com/cloudquota/cloudquota_exporter/internal/demo"
 )
 
 // The golden exposition: a fixed fleet scraped through the real handlers,
@@ -19,7 +17,7 @@ import (
 // go test -run TestGolden -update rewrites the files.
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-const goldenDir = "internal/server/testdata/golden"
+const goldenDir = "testdata/golden"
 
 // goldenExtraTargets adds a failing target to the demo fleet: a project
 // the cloud does not know, so its only request gets a 404.
@@ -86,18 +84,14 @@ func lineDiff(want, got string) string {
 	return "from line " + strconv.Itoa(i+1) + "\n  want:\n    " + excerpt(wantLines) + "\n  got:\n    " + excerpt(gotLines)
 }
 
-// goldenServer is the demo fleet plus the failing target, reloaded and
-// scraped once so that the cached target (audit-dev, cache_ttl 30s) is
-// served from its cache on the scrape that is compared.
-func goldenServer(t *testing.T) *testServer {
+// goldenServer is the demo fleet plus the failing target, scraped once so
+// that the cached target (audit-dev, cache_ttl 30s) is served from its
+// cache on the scrape that is compared.
+func goldenServer(t *testing.T) *env {
 	t.Helper()
-	s := newTestServer(t, 0)
-	yaml := demo.ConfigYAML(s.cloudURL) + strings.ReplaceAll(goldenExtraTargets, "%s", s.cloudURL)
-	if err := os.WriteFile(s.configPath, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/-/reload", nil)
-	if code, body := do(t, req); code != http.StatusOK {
+	s := newEnv(t, envOptions{})
+	s.writeConfig(t, s.yaml+strings.ReplaceAll(goldenExtraTargets, "%s", s.cloud.URL))
+	if code, body := s.post(t, "/-/reload"); code != http.StatusOK {
 		t.Fatalf("reload: HTTP %d %s", code, body)
 	}
 	if code, body := s.get(t, "/metrics"); code != http.StatusOK {

@@ -1,4 +1,4 @@
-package main
+package logging
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 
 func TestLoggerLevelAndFormat(t *testing.T) {
 	var buf bytes.Buffer
-	logger, slogger, err := newLogger(&buf, "warn", "json")
+	logger, slogger, err := New(&buf, "warn", "json")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,10 +33,10 @@ func TestLoggerLevelAndFormat(t *testing.T) {
 	if !strings.Contains(lines[1], "bridged") {
 		t.Errorf("slog bridge line missing: %s", lines[1])
 	}
-	if _, _, err := newLogger(&buf, "loud", "logfmt"); err == nil {
+	if _, _, err := New(&buf, "loud", "logfmt"); err == nil {
 		t.Error("unknown level accepted")
 	}
-	if _, _, err := newLogger(&buf, "info", "xml"); err == nil {
+	if _, _, err := New(&buf, "info", "xml"); err == nil {
 		t.Error("unknown format accepted")
 	}
 }

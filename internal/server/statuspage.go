@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -19,13 +19,14 @@ import (
 // target is down and why.
 type statusPage struct {
 	exporter    *collector.Exporter
+	name        string
 	metricsPath string
 	logger      log.Logger
 	now         func() time.Time
 }
 
-func newStatusPage(e *collector.Exporter, metricsPath string, logger log.Logger) *statusPage {
-	return &statusPage{exporter: e, metricsPath: metricsPath, logger: logger, now: time.Now}
+func newStatusPage(e *collector.Exporter, name, metricsPath string, logger log.Logger) *statusPage {
+	return &statusPage{exporter: e, name: name, metricsPath: metricsPath, logger: logger, now: time.Now}
 }
 
 // statusTable is html/template so that upstream text (error messages,
@@ -77,7 +78,7 @@ func (p *statusPage) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	page, err := web.NewLandingPage(web.LandingConfig{
-		Name:        exporterName,
+		Name:        p.name,
 		Description: "Prometheus exporter for cloud quotas: Tencent Cloud SMH, Huawei Cloud Workspace and Huawei Cloud Trace Service",
 		Version:     version.Info(),
 		Form: web.LandingForm{

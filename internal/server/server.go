@@ -1,0 +1,140 @@
+// Package server is the exporter's HTTP face: /metrics, /probe, /sd, the
+// health and reload endpoints and the status page, with the exporter-wide
+// metrics and the scrape deadline. New wires the whole exporter (upstream
+// client, collector, configuration holder) the same way for the command
+// and for every test.
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+
+	"github.com/cloudquota/cloudquota_exporter/collector"
+	"github.com/cloudquota/cloudquota_exporter/config"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
+)
+
+// Options are the settings of a Server, from the command line.
+type Options struct {
+	// Name is the program's name, for the landing page, the build info
+	// metric and the upstream User-Agent.
+	Name string
+	// Load reads the configuration, at start-up and at every reload.
+	Load   func() (*config.Config, error)
+	Logger log.Logger
+	// MetricsPath is where /metrics is served (--web.telemetry-path).
+	MetricsPath string
+	// TimeoutOffset is subtracted from Prometheus's scrape timeout.
+	TimeoutOffset time.Duration
+	// MaxRequests bounds the /metrics and /probe requests served at once;
+	// 0 means no bound.
+	MaxRequests int
+	// Concurrency bounds the upstream requests in flight at once.
+	Concurrency int
+	// UserAgent is sent upstream.
+	UserAgent string
+	// Transport replaces the upstream client's own; nil in production.
+	Transport http.RoundTripper
+}
+
+// Server is the wired exporter: the collector behind the HTTP handlers and
+// the configuration it reloads.
+type Server struct {
+	opts     Options
+	logger   log.Logger
+	exporter *collector.Exporter
+	metrics  *exporterCollectors // exporter-wide metrics, on /metrics only
+	holder   *config.Holder
+	// reloadMu serialises reloads from SIGHUP and POST /-/reload.
+	reloadMu sync.Mutex
+	// slots bounds /metrics and /probe requests served at once.
+	slots   chan struct{}
+	handler http.Handler
+}
+
+// New wires an exporter from opts. It loads no configuration: call Load.
+func New(opts Options) (*Server, error) {
+	if opts.MetricsPath == "" {
+		opts.MetricsPath = "/metrics"
+	}
+	if opts.Logger == nil {
+		opts.Logger = log.NewNopLogger()
+	}
+	s := &Server{opts: opts, logger: opts.Logger, metrics: &exporterCollectors{}}
+	for _, c := range []prometheus.Collector{
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		versioncollector.NewCollector(opts.Name),
+	} {
+		if err := s.metrics.Register(c); err != nil {
+			return nil, fmt.Errorf("cannot register the exporter's metrics: %w", err)
+		}
+	}
+	client := upstream.New(upstream.Options{
+		MaxConcurrent: opts.Concurrency,
+		Observer:      collector.NewRequestCounter(s.metrics),
+		Transport:     opts.Transport,
+		UserAgent:     opts.UserAgent,
+	})
+	s.exporter = collector.New(client, log.With(opts.Logger, "component", "collector"))
+	s.holder = config.NewHolder(opts.Load, s.metrics)
+	if opts.MaxRequests > 0 {
+		s.slots = make(chan struct{}, opts.MaxRequests)
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler serves every endpoint.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Load reads the configuration and makes it the one scrapes use, and
+// returns how many targets it has. A configuration that does not load
+// leaves the running one in place.
+func (s *Server) Load() (targets int, err error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if err := s.holder.Reload(); err != nil {
+		return 0, err
+	}
+	cfg := s.holder.Config()
+	s.exporter.Apply(cfg)
+	return len(cfg.Targets), nil
+}
+
+// Reload is Load for a running exporter: it logs the result.
+func (s *Server) Reload() error {
+	_, err := s.Load()
+	if err != nil {
+		level.Error(s.logger).Log("msg", "Configuration reload failed; keeping the previous configuration", "err", err)
+	} else {
+		level.Info(s.logger).Log("msg", "Configuration reloaded")
+	}
+	return err
+}
+
+// ReloadOn reloads at every signal (SIGHUP in production) until ctx ends.
+func (s *Server) ReloadOn(ctx context.Context, signals <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-signals:
+			s.Reload() //nolint:errcheck // logged
+		}
+	}
+}
+
+// Exporter is the collector the handlers serve, for tests that look at its
+// state directly.
+func (s *Server) Exporter() *collector.Exporter { return s.exporter }
