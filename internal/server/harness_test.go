@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-kit/log"
-
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/demo"
 	"github.com/cloudquota/cloudquota_exporter/internal/logging"
@@ -191,6 +189,3 @@ func parseSeries(body string) map[string]float64 {
 	}
 	return out
 }
-
-// nopLogger is for the tests that build a Server by hand.
-var nopLogger = log.NewNopLogger()
