@@ -4,7 +4,9 @@
 // Huawei's Workspace and CTS quota routes behind an API gateway that checks
 // SDK-HMAC-SHA256 signatures (a wrong one gets the gateway's 401 body).
 //
-// The tests use it as their fake upstream and --demo runs it with built-in
+// The tests use it as their fake upstream: they read what it received from
+// its request log (Record, Requests), inject faults with SetHook, and move
+// its clock (Now). --demo runs it with built-in
 // data whose usage drifts slowly, so that graphs and alerts have something
 // to show.
 package simcloud

@@ -12,6 +12,12 @@ import (
 // maxClockSkew is how far X-Sdk-Date may be from the gateway's clock.
 const maxClockSkew = 15 * time.Minute
 
+// huaweiRoutes are the Workspace and CTS quota routes.
+var huaweiRoutes = []route{
+	{OpWorkspaceQuotas, func(p string) bool { return strings.HasPrefix(p, "/v2/") && strings.HasSuffix(p, "/quotas/detail") }, (*Cloud).workspaceQuotas},
+	{OpCTSQuotas, func(p string) bool { return strings.HasPrefix(p, "/v3/") && strings.HasSuffix(p, "/quotas") }, (*Cloud).ctsQuotas},
+}
+
 // huaweiError writes the Huawei error body, the gateway's or a service's.
 func huaweiError(w http.ResponseWriter, status int, code, message, requestID string) {
 	writeJSON(w, status, map[string]string{"error_code": code, "error_msg": message, "request_id": requestID})
@@ -101,7 +107,6 @@ func (c *Cloud) huaweiProject(w http.ResponseWriter, r *http.Request, requestID,
 
 // workspaceQuotas serves GET /v2/{project_id}/quotas/detail.
 func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestID string) {
-	c.count(OpWorkspaceQuotas)
 	project := c.huaweiProject(w, r, requestID, "v2", "/quotas/detail", "WKS.00000404")
 	if project == nil {
 		return
@@ -123,7 +128,6 @@ func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestI
 
 // ctsQuotas serves GET /v3/{project_id}/quotas.
 func (c *Cloud) ctsQuotas(w http.ResponseWriter, r *http.Request, requestID string) {
-	c.count(OpCTSQuotas)
 	project := c.huaweiProject(w, r, requestID, "v3", "/quotas", "CTS.0001")
 	if project == nil {
 		return

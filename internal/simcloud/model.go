@@ -19,6 +19,10 @@ type Space struct {
 	Used     uint64
 	// Swing makes Used drift over time by up to this fraction of itself.
 	Swing float64
+	// Raw, when set, is sent verbatim as the space's element of the usage
+	// answer instead of the fields above, for tests of odd answers. It must
+	// be valid JSON.
+	Raw string
 }
 
 // Resource is one Huawei quota (Workspace or CTS). A nil Quota is sent as

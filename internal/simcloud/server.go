@@ -6,19 +6,23 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"strings"
+	"net/url"
+	"slices"
 	"sync"
 	"time"
 )
 
-// Operation names used by Counts.
+// Operation names used by Counts, Requests and OpOf.
 const (
-	OpSMHToken          = "smh_token"
-	OpSMHUsage          = "smh_usage"
-	OpWorkspaceQuotas   = "workspace_quotas_detail"
-	OpCTSQuotas         = "cts_quotas"
-	OpHuaweiAuthFailure = "huawei_auth_failure"
+	OpSMHToken        = "smh_token"
+	OpSMHUsage        = "smh_usage"
+	OpWorkspaceQuotas = "workspace_quotas_detail"
+	OpCTSQuotas       = "cts_quotas"
 )
+
+// OpHuaweiAuthFailure counts, in Counts, the requests that the simulated
+// Huawei gateway refused for their signature.
+const OpHuaweiAuthFailure = "huawei_auth_failure"
 
 // Cloud is the simulated cloud's state. Set its fields before Start; use the
 // methods to change or read it while it serves.
@@ -35,14 +39,25 @@ type Cloud struct {
 	Projects map[string]*Project
 	// DriftPeriod is the period of the usage drift; 0 keeps usage still.
 	DriftPeriod time.Duration
-	// Now is the cloud's clock; tests move it to expire tokens.
+	// Now is the cloud's clock; tests move it to expire tokens, for
+	// example with a testutil.Clock's Now.
 	Now func() time.Time
+	// Record makes the cloud keep every request it receives and every SMH
+	// token it issues, for Requests and SMHTokens. It is off by default
+	// because a long --demo run would grow the log without bound.
+	Record bool
+	// EchoSecrets makes SMH error answers quote the library secret or
+	// access token they refuse, as a careless server might, so that tests
+	// see whether a client scrubs them from its errors.
+	EchoSecrets bool
 
 	mu     sync.Mutex
 	start  time.Time
 	tokens map[string]token
 	counts map[string]int
 	hook   func(w http.ResponseWriter, r *http.Request) bool
+	log    []Request
+	issued []string // every SMH token, when recording
 
 	listener net.Listener
 	server   *http.Server
@@ -103,7 +118,9 @@ func (c *Cloud) Close() error {
 }
 
 // SetHook installs a function that sees every request first and may answer
-// it itself (returning true), for fault injection; nil removes it.
+// it itself (returning true), for fault injection; nil removes it. A request
+// the hook answers is in Requests but not in Counts. OpOf tells the hook
+// which operation a request is for.
 func (c *Cloud) SetHook(hook func(w http.ResponseWriter, r *http.Request) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -118,7 +135,8 @@ func (c *Cloud) RevokeTokens() {
 	c.tokens = map[string]token{}
 }
 
-// Counts returns how many requests each operation answered so far.
+// Counts returns how many requests each operation's route answered so far
+// (not those a hook answered), plus OpHuaweiAuthFailure.
 func (c *Cloud) Counts() map[string]int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -143,31 +161,97 @@ func (c *Cloud) count(op string) {
 	c.mu.Unlock()
 }
 
+// Request is one request as the cloud's log keeps it (see Record).
+type Request struct {
+	// Op is the operation the request's path belongs to; "" for none.
+	Op     string
+	Method string
+	// URL holds the path as sent (RawPath keeps escapes such as %2F) and
+	// the query.
+	URL *url.URL
+	// RequestID is the X-Request-Id the cloud answered with.
+	RequestID string
+	// At is when the request arrived, by the cloud's clock.
+	At time.Time
+}
+
+// Requests returns the recorded requests for operation op in the order
+// they arrived, including those a hook answered; op "" returns every
+// request. It is empty unless Record was set before Start.
+func (c *Cloud) Requests(op string) []Request {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []Request
+	for _, r := range c.log {
+		if op == "" || r.Op == op {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// route is one simulated API operation. Each provider's file lists its own
+// routes; ServeHTTP counts, records and dispatches them alike.
+type route struct {
+	op    string
+	match func(path string) bool
+	serve func(c *Cloud, w http.ResponseWriter, r *http.Request, requestID string)
+}
+
+var routes = slices.Concat(smhRoutes, huaweiRoutes)
+
+// findRoute returns the route that serves path, or nil.
+func findRoute(path string) *route {
+	for i := range routes {
+		if routes[i].match(path) {
+			return &routes[i]
+		}
+	}
+	return nil
+}
+
+// OpOf returns the operation that r's path belongs to (OpSMHToken, ...),
+// or "" when no simulated API serves it; hooks use it to pick their
+// requests.
+func OpOf(r *http.Request) string {
+	if rt := findRoute(r.URL.Path); rt != nil {
+		return rt.op
+	}
+	return ""
+}
+
 // ServeHTTP routes a request to the simulated API it belongs to.
 func (c *Cloud) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c.mu.Lock()
-	hook := c.hook
-	c.mu.Unlock()
 	requestID := newID(16)
 	w.Header().Set("X-Request-Id", requestID)
-	if hook != nil && hook(w, r) {
+	rt := findRoute(r.URL.Path)
+	if hook := c.arrive(r, rt, requestID); hook != nil && hook(w, r) {
 		return
 	}
-	path := r.URL.Path
 	switch {
 	case r.Method != http.MethodGet:
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]string{"code": "MethodNotAllowed", "message": "only GET is simulated", "requestId": requestID})
-	case path == "/api/v1/token":
-		c.smhToken(w, r, requestID)
-	case strings.HasPrefix(path, "/api/v1/usage/"):
-		c.smhUsage(w, r, requestID)
-	case strings.HasPrefix(path, "/v2/") && strings.HasSuffix(path, "/quotas/detail"):
-		c.workspaceQuotas(w, r, requestID)
-	case strings.HasPrefix(path, "/v3/") && strings.HasSuffix(path, "/quotas"):
-		c.ctsQuotas(w, r, requestID)
-	default:
+	case rt == nil:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error_code": "APIGW.0101", "error_msg": "The API does not exist or has not been published in the environment", "request_id": requestID})
+	default:
+		c.count(rt.op)
+		rt.serve(c, w, r, requestID)
 	}
+}
+
+// arrive records r when recording and returns the hook to run.
+func (c *Cloud) arrive(r *http.Request, rt *route, requestID string) func(w http.ResponseWriter, r *http.Request) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.Record {
+		u := *r.URL
+		entry := Request{Method: r.Method, URL: &u, RequestID: requestID, At: c.Now()}
+		if rt != nil {
+			entry.Op = rt.op
+		}
+		c.log = append(c.log, entry)
+	}
+	return c.hook
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -5,28 +5,18 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
-// fakeClock is a settable clock for token expiry.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-func startCloud(t *testing.T, clock *fakeClock) *Cloud {
+// startCloud serves a small cloud on clock; configure, when given, changes
+// it before Start.
+func startCloud(t *testing.T, clock *testutil.Clock, configure ...func(*Cloud)) *Cloud {
 	t.Helper()
 	c := &Cloud{
 		Libraries:     map[string]*Library{"lib": {Secret: "sec", Spaces: []*Space{{ID: "s1", Capacity: Ptr(100), Used: 40}, {ID: "s2", Used: 5}}}},
@@ -34,6 +24,9 @@ func startCloud(t *testing.T, clock *fakeClock) *Cloud {
 		Keys:          map[string]Key{"AK": {SecretKey: "SK"}},
 		Projects:      map[string]*Project{"p1": {DefaultSite: "a", Sites: map[string][]*Resource{"a": {{Type: "cores", Unit: "count", Quota: Ptr(10), Used: 3}}}, CTS: []*Resource{{Type: "system_tracker", Quota: Ptr(1), Used: 1}}}},
 		Now:           clock.Now,
+	}
+	for _, f := range configure {
+		f(c)
 	}
 	if err := c.Start(); err != nil {
 		t.Fatal(err)
@@ -56,7 +49,7 @@ func getJSON(t *testing.T, req *http.Request) (int, map[string]any, string) {
 }
 
 func TestSMHTokenExpiresAndIsRenewedByUse(t *testing.T) {
-	clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
+	clock := testutil.NewClock()
 	c := startCloud(t, clock)
 	req, _ := http.NewRequest(http.MethodGet, c.URL+"/api/v1/token?library_id=lib&library_secret=sec", nil)
 	code, tok, body := getJSON(t, req)
@@ -91,7 +84,8 @@ func TestSMHTokenExpiresAndIsRenewedByUse(t *testing.T) {
 }
 
 func TestHuaweiGatewayChecksSignature(t *testing.T) {
-	clock := &fakeClock{now: time.Now()}
+	clock := testutil.NewClock()
+	clock.Set(time.Now()) // the signature's date is checked against it
 	c := startCloud(t, clock)
 	signed := func(sk string) *http.Request {
 		u, _ := url.Parse(c.URL + "/v3/p1/quotas")
@@ -111,5 +105,107 @@ func TestHuaweiGatewayChecksSignature(t *testing.T) {
 	}
 	if n := c.Counts()[OpHuaweiAuthFailure]; n != 1 {
 		t.Errorf("auth failures counted %d, want 1", n)
+	}
+}
+
+func get(t *testing.T, u string) (int, map[string]any, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return getJSON(t, req)
+}
+
+// issueToken asks c for a token of library lib with secret sec.
+func issueToken(t *testing.T, c *Cloud) string {
+	t.Helper()
+	code, tok, body := get(t, c.URL+"/api/v1/token?library_id=lib&library_secret=sec")
+	if code != 200 {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	return tok["accessToken"].(string)
+}
+
+func TestRecordLogsRequestsAndTokens(t *testing.T) {
+	clock := testutil.NewClock()
+	c := startCloud(t, clock, func(c *Cloud) {
+		c.Record = true
+		c.Libraries["lib"].Spaces = append(c.Libraries["lib"].Spaces, &Space{ID: "x/y", Used: 1}, &Space{ID: "a b", Used: 2})
+	})
+	tok := issueToken(t, c)
+	clock.Advance(time.Second)
+	if code, _, body := get(t, c.URL+"/api/v1/usage/lib/x%2Fy,a%20b?access_token="+tok); code != 200 {
+		t.Fatalf("usage with escaped ids: %d %s", code, body)
+	}
+	get(t, c.URL+"/nowhere")
+
+	all := c.Requests("")
+	if len(all) != 3 || all[2].Op != "" || all[2].URL.Path != "/nowhere" {
+		t.Fatalf("log = %+v, want token, usage and /nowhere", all)
+	}
+	usage := c.Requests(OpSMHUsage)
+	if len(usage) != 1 || usage[0].Method != http.MethodGet || !usage[0].At.Equal(testutil.Epoch.Add(time.Second)) || usage[0].RequestID == "" {
+		t.Fatalf("usage log = %+v", usage)
+	}
+	if ids := SMHSpaceIDs(usage[0].URL); !slices.Equal(ids, []string{"x/y", "a b"}) {
+		t.Errorf("logged space ids = %q", ids)
+	}
+	if got := c.Requests(OpSMHToken)[0].URL.Query().Get("library_id"); got != "lib" {
+		t.Errorf("logged token query library_id = %q", got)
+	}
+	c.RevokeTokens()
+	if got := c.SMHTokens(); !slices.Equal(got, []string{tok}) {
+		t.Errorf("SMHTokens = %q, want the revoked %q", got, tok)
+	}
+}
+
+func TestNoRecordByDefault(t *testing.T) {
+	c := startCloud(t, testutil.NewClock())
+	issueToken(t, c)
+	if n, m := len(c.Requests("")), len(c.SMHTokens()); n != 0 || m != 0 {
+		t.Errorf("without Record: %d requests and %d tokens kept", n, m)
+	}
+}
+
+func TestEchoSecretsAndRawSpace(t *testing.T) {
+	c := startCloud(t, testutil.NewClock(), func(c *Cloud) {
+		c.EchoSecrets = true
+		c.Libraries["lib"].Spaces[1].Raw = `{"spaceId":"s2","size":"x"}`
+	})
+	if _, obj, _ := get(t, c.URL+"/api/v1/token?library_id=lib&library_secret=wrong-one"); !strings.Contains(obj["message"].(string), "wrong-one") {
+		t.Errorf("wrong secret not echoed: %v", obj)
+	}
+	if _, obj, _ := get(t, c.URL+"/api/v1/usage/lib/s1?access_token=acctkgone"); obj["code"] != "InvalidAccessToken" || !strings.Contains(obj["message"].(string), "acctkgone") {
+		t.Errorf("refused token not echoed: %v", obj)
+	}
+	tok := issueToken(t, c)
+	if code, _, body := get(t, c.URL+"/api/v1/usage/lib/s1,s2?access_token="+tok); code != 200 || !strings.HasSuffix(strings.TrimSpace(body), `{"spaceId":"s2","size":"x"}]`) {
+		t.Errorf("raw space: %d %s", code, body)
+	}
+}
+
+func TestHookSeesOpAndAnswersWithSMHError(t *testing.T) {
+	c := startCloud(t, testutil.NewClock(), func(c *Cloud) { c.Record = true })
+	var ops []string
+	c.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		ops = append(ops, OpOf(r))
+		if OpOf(r) != OpSMHUsage {
+			return false
+		}
+		SMHError(w, http.StatusInternalServerError, "InternalServerError", "boom")
+		return true
+	})
+	tok := issueToken(t, c)
+	code, obj, _ := get(t, c.URL+"/api/v1/usage/lib/s1?access_token="+tok)
+	logged := c.Requests(OpSMHUsage)
+	if code != 500 || obj["code"] != "InternalServerError" || len(logged) != 1 || obj["requestId"] != logged[0].RequestID {
+		t.Errorf("hooked usage: %d %v, log %+v; want 500 with the logged request id", code, obj, logged)
+	}
+	if !slices.Equal(ops, []string{OpSMHToken, OpSMHUsage}) {
+		t.Errorf("hook saw ops %q", ops)
+	}
+	if n := c.Counts()[OpSMHUsage]; n != 0 {
+		t.Errorf("Counts has %d usage requests, want 0: the hook answered", n)
 	}
 }

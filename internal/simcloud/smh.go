@@ -1,20 +1,81 @@
 package simcloud
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
+
+const usagePrefix = "/api/v1/usage/"
+
+// smhRoutes are SMH's token and usage routes.
+var smhRoutes = []route{
+	{OpSMHToken, func(p string) bool { return p == "/api/v1/token" }, (*Cloud).smhToken},
+	{OpSMHUsage, func(p string) bool { return strings.HasPrefix(p, usagePrefix) }, (*Cloud).smhUsage},
+}
 
 // smhError writes SMH's error body {code, message, requestId}.
 func smhError(w http.ResponseWriter, status int, code, message, requestID string) {
 	writeJSON(w, status, map[string]string{"code": code, "message": message, "requestId": requestID})
 }
 
+// SMHError answers with SMH's error body and the request id the cloud gave
+// the request, so that a hook injects the failure SMH itself would send.
+func SMHError(w http.ResponseWriter, status int, code, message string) {
+	smhError(w, status, code, message, w.Header().Get("X-Request-Id"))
+}
+
+// SMHSpaceIDs returns the space ids of a usage request's URL (a hook's
+// r.URL or a logged Request's), unescaped; nil for another route.
+func SMHSpaceIDs(u *url.URL) []string {
+	_, ids, _ := parseUsagePath(u)
+	return ids
+}
+
+// SMHTokens returns every SMH access token issued while recording (see
+// Record), revoked or not, so that tests can check none leaks.
+func (c *Cloud) SMHTokens() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.issued)
+}
+
+// parseUsagePath splits /api/v1/usage/{LibraryId}/{SpaceIds}. It works on
+// the escaped path, since an id may hold an escaped '/'.
+func parseUsagePath(u *url.URL) (libraryID string, spaceIDs []string, ok bool) {
+	rest, found := strings.CutPrefix(u.EscapedPath(), usagePrefix)
+	parts := strings.Split(rest, "/")
+	if !found || len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		return "", nil, false
+	}
+	libraryID, err := url.PathUnescape(parts[0])
+	if err != nil {
+		return "", nil, false
+	}
+	for _, id := range strings.Split(parts[1], ",") {
+		if id, err = url.PathUnescape(id); err != nil {
+			return "", nil, false
+		}
+		spaceIDs = append(spaceIDs, id)
+	}
+	return libraryID, spaceIDs, true
+}
+
+// echo is what an error message quotes of a refused secret: the secret
+// itself with EchoSecrets, else nothing.
+func (c *Cloud) echo(secret string) string {
+	if !c.EchoSecrets {
+		return ""
+	}
+	return ": " + secret
+}
+
 // smhToken serves GET /api/v1/token.
 func (c *Cloud) smhToken(w http.ResponseWriter, r *http.Request, requestID string) {
-	c.count(OpSMHToken)
 	q := r.URL.Query()
 	libraryID, secret := q.Get("library_id"), q.Get("library_secret")
 	if libraryID == "" || secret == "" {
@@ -34,17 +95,20 @@ func (c *Cloud) smhToken(w http.ResponseWriter, r *http.Request, requestID strin
 	lib, ok := c.Libraries[libraryID]
 	if !ok || lib.Secret != secret {
 		c.mu.Unlock()
-		smhError(w, http.StatusNotFound, "WrongLibraryIdOrSecret", "the library id or secret is wrong", requestID)
+		smhError(w, http.StatusNotFound, "WrongLibraryIdOrSecret", "the library id or secret is wrong"+c.echo(secret), requestID)
 		return
 	}
 	accessToken := "acctk" + newID(20)
 	c.tokens[accessToken] = token{library: libraryID, lifetime: lifetime, expires: c.Now().Add(lifetime)}
+	if c.Record {
+		c.issued = append(c.issued, accessToken)
+	}
 	c.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]any{"accessToken": accessToken, "expiresIn": int(lifetime / time.Second)})
 }
 
 // smhSpaceUsage is one element of the usage answer; nil pointers are sent
-// as null.
+// as null. A Space's Raw is sent instead when set.
 type smhSpaceUsage struct {
 	SpaceID        string  `json:"spaceId"`
 	Capacity       *string `json:"capacity"`
@@ -54,13 +118,11 @@ type smhSpaceUsage struct {
 
 // smhUsage serves GET /api/v1/usage/{LibraryId}/{SpaceIds}.
 func (c *Cloud) smhUsage(w http.ResponseWriter, r *http.Request, requestID string) {
-	c.count(OpSMHUsage)
-	parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/api/v1/usage/"), "/")
-	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+	libraryID, spaceIDs, ok := parseUsagePath(r.URL)
+	if !ok {
 		smhError(w, http.StatusBadRequest, "ParamInvalid", "want /api/v1/usage/{LibraryId}/{SpaceIds}", requestID)
 		return
 	}
-	libraryID, spaceIDs := parts[0], strings.Split(parts[1], ",")
 	accessToken := r.URL.Query().Get("access_token")
 	if accessToken == "" {
 		smhError(w, http.StatusBadRequest, "EmptyAccessToken", "access_token is required", requestID)
@@ -84,16 +146,16 @@ type smhFailure struct {
 // usageAnswer builds the usage answer with the cloud locked; it is written
 // after the lock is released, so that a slow reader does not stall the
 // cloud.
-func (c *Cloud) usageAnswer(accessToken, libraryID string, spaceIDs []string) ([]smhSpaceUsage, *smhFailure) {
+func (c *Cloud) usageAnswer(accessToken, libraryID string, spaceIDs []string) ([]any, *smhFailure) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	tok, ok := c.tokens[accessToken]
 	if !ok || !c.Now().Before(tok.expires) {
 		delete(c.tokens, accessToken)
-		return nil, &smhFailure{http.StatusForbidden, "InvalidAccessToken", "the access token is invalid or expired"}
+		return nil, &smhFailure{http.StatusForbidden, "InvalidAccessToken", "the access token is invalid or expired" + c.echo(accessToken)}
 	}
 	if tok.library != libraryID {
-		return nil, &smhFailure{http.StatusForbidden, "AccessTokenNotMatchLibrary", "the access token belongs to another library"}
+		return nil, &smhFailure{http.StatusForbidden, "AccessTokenNotMatchLibrary", "the access token belongs to another library" + c.echo(accessToken)}
 	}
 	lib, ok := c.Libraries[libraryID]
 	if !ok {
@@ -103,11 +165,15 @@ func (c *Cloud) usageAnswer(accessToken, libraryID string, spaceIDs []string) ([
 	tok.expires = c.Now().Add(tok.lifetime)
 	c.tokens[accessToken] = tok
 	elapsed := c.Now().Sub(c.start)
-	answer := make([]smhSpaceUsage, 0, len(spaceIDs))
+	answer := make([]any, 0, len(spaceIDs))
 	for _, id := range spaceIDs {
 		space := findSpace(lib, id)
 		if space == nil {
 			return nil, &smhFailure{http.StatusNotFound, "SpaceNotFound", "no such space: " + id}
+		}
+		if space.Raw != "" {
+			answer = append(answer, json.RawMessage(space.Raw))
+			continue
 		}
 		used := drift(space.Used, space.Swing, space.Used, space.Capacity, elapsed, c.DriftPeriod)
 		u := smhSpaceUsage{SpaceID: id, Size: decimal(used)}

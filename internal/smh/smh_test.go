@@ -14,12 +14,111 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
-// assertNoSecrets fails if err's text holds the library secret or any
-// token f ever issued.
-func assertNoSecrets(t *testing.T, err error, f *fakeSMH) {
+const (
+	testLibrary = "smh-lib-1"
+	testSecret  = "SECRET-do-not-leak-0123456789"
+)
+
+// testCloud is the simulated SMH the tests talk to. It records every
+// request and echoes refused secrets in its error answers, so that the
+// tests can count requests and check that errors are scrubbed.
+type testCloud struct {
+	*simcloud.Cloud
+	clock *testutil.Clock
+}
+
+// newTestCloud serves a library whose spaces are every id the tests ask
+// for, each with the same usage; spaces given replace those of their id.
+func newTestCloud(t *testing.T, spaces ...*simcloud.Space) *testCloud {
+	t.Helper()
+	var ids []string
+	for i := range 200 {
+		ids = append(ids, fmt.Sprintf("s%d", i))
+	}
+	for i := range 120 {
+		ids = append(ids, fmt.Sprintf("space-%03d", i))
+	}
+	ids = append(ids, "a b", "x/y", "plain")
+	lib := &simcloud.Library{Secret: testSecret}
+	for _, id := range ids {
+		lib.Spaces = append(lib.Spaces, &simcloud.Space{ID: id, Capacity: simcloud.Ptr(10000), Used: 1000})
+	}
+	for _, s := range spaces {
+		i := slices.IndexFunc(lib.Spaces, func(l *simcloud.Space) bool { return l.ID == s.ID })
+		lib.Spaces[i] = s
+	}
+	f := &testCloud{clock: testutil.NewClock()}
+	f.Cloud = &simcloud.Cloud{
+		Libraries:   map[string]*simcloud.Library{testLibrary: lib},
+		Now:         f.clock.Now,
+		Record:      true,
+		EchoSecrets: true,
+	}
+	if err := f.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// hookOn installs hook for the requests of operation op only.
+func (f *testCloud) hookOn(op string, hook func(w http.ResponseWriter, r *http.Request) bool) {
+	f.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		return simcloud.OpOf(r) == op && hook(w, r)
+	})
+}
+
+func (f *testCloud) counts() (tokenRequests, usageRequests int) {
+	return len(f.Requests(simcloud.OpSMHToken)), len(f.Requests(simcloud.OpSMHUsage))
+}
+
+// tokenQuery and usageQuery are the query of the i-th token or usage
+// request.
+func (f *testCloud) tokenQuery(i int) url.Values {
+	return f.Requests(simcloud.OpSMHToken)[i].URL.Query()
+}
+
+func (f *testCloud) usageQuery(i int) url.Values {
+	return f.Requests(simcloud.OpSMHUsage)[i].URL.Query()
+}
+
+// requestID is the id the cloud gave the i-th request of op.
+func (f *testCloud) requestID(op string, i int) string { return f.Requests(op)[i].RequestID }
+
+// batches returns the space ids of each usage request, in arrival order.
+func (f *testCloud) batches() [][]string {
+	var out [][]string
+	for _, r := range f.Requests(simcloud.OpSMHUsage) {
+		out = append(out, simcloud.SMHSpaceIDs(r.URL))
+	}
+	return out
+}
+
+func testCreds() Credentials {
+	return Credentials{LibraryID: testLibrary, LibrarySecret: testSecret, Grant: "admin", TokenPeriod: time.Hour}
+}
+
+// newTestClient returns a Client for f on f's clock, so that moving the
+// clock ages the tokens on both sides.
+func newTestClient(t *testing.T, f *testCloud, creds Credentials) (*Client, *testutil.Clock) {
+	t.Helper()
+	base, err := url.Parse(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewClient(upstream.New(upstream.Options{MaxConcurrent: 8}), base, creds, nil)
+	c.now = f.clock.Now
+	return c, f.clock
+}
+
+// assertNoSecrets fails if err's text holds the library secret or any of
+// the tokens issued.
+func assertNoSecrets(t *testing.T, err error, issued []string) {
 	t.Helper()
 	if err == nil {
 		t.Fatal("want an error, got nil")
@@ -28,17 +127,23 @@ func assertNoSecrets(t *testing.T, err error, f *fakeSMH) {
 	if strings.Contains(msg, testSecret) {
 		t.Errorf("error contains the library secret: %s", msg)
 	}
-	if f != nil {
-		for _, tok := range f.allIssued() {
-			if strings.Contains(msg, tok) {
-				t.Errorf("error contains access token %q: %s", tok, msg)
-			}
+	for _, tok := range issued {
+		if strings.Contains(msg, tok) {
+			t.Errorf("error contains access token %q: %s", tok, msg)
 		}
 	}
 }
 
+// delayTokens slows the token route, to let callers pile up.
+func (f *testCloud) delayTokens(d time.Duration) {
+	f.hookOn(simcloud.OpSMHToken, func(http.ResponseWriter, *http.Request) bool {
+		time.Sleep(d)
+		return false
+	})
+}
+
 func TestTokenReuseSequential(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	for i := range 20 {
 		u, err := c.Usage(context.Background(), []string{"s1", "s2"})
@@ -63,10 +168,10 @@ func TestTokenReuseSequential(t *testing.T) {
 }
 
 func TestTokenReuseConcurrent(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	// A slow token endpoint makes every caller arrive while the first
 	// token request is still in flight.
-	f.tokenDelay = 100 * time.Millisecond
+	f.delayTokens(100 * time.Millisecond)
 	c, _ := newTestClient(t, f, testCreds())
 	var wg sync.WaitGroup
 	errs := make(chan error, 20)
@@ -88,7 +193,7 @@ func TestTokenReuseConcurrent(t *testing.T) {
 }
 
 func TestTokenQueryOmitsUnsetFields(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	creds := testCreds()
 	creds.Grant, creds.TokenPeriod, creds.UserID = "", 0, "user-7"
 	c, _ := newTestClient(t, f, creds)
@@ -104,8 +209,8 @@ func TestTokenQueryOmitsUnsetFields(t *testing.T) {
 }
 
 func TestTokenRefreshAfterExpiry(t *testing.T) {
-	f := newFakeSMH(t)
-	f.expiresIn = 3600 // margin: min(360s, 5m) = 5m
+	f := newTestCloud(t)
+	// testCreds asks for a one-hour token: margin min(360s, 5m) = 5m.
 	c, clock := newTestClient(t, f, testCreds())
 	call := func() {
 		t.Helper()
@@ -125,7 +230,7 @@ func TestTokenRefreshAfterExpiry(t *testing.T) {
 	if tokens, usages := f.counts(); tokens != 2 || usages != 4 {
 		t.Errorf("got %d token and %d usage requests, want 2 and 4", tokens, usages)
 	}
-	issued := f.allIssued()
+	issued := f.SMHTokens()
 	if got := f.usageQuery(3).Get("access_token"); got != issued[1] {
 		t.Errorf("last call used %q, want the new token %q", got, issued[1])
 	}
@@ -145,12 +250,12 @@ func TestRefreshMargin(t *testing.T) {
 }
 
 func TestRetryOnceOnInvalidAccessToken(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
 		t.Fatal(err)
 	}
-	f.revokeAll() // as after a server restart or a token deletion
+	f.RevokeTokens() // as after a server restart or a token deletion
 	u, err := c.Usage(context.Background(), []string{"s1"})
 	if err != nil {
 		t.Fatalf("want success after one retry: %v", err)
@@ -172,8 +277,8 @@ func TestRetryOnceOnInvalidAccessToken(t *testing.T) {
 }
 
 func TestRetryConcurrentBatchesShareOneNewToken(t *testing.T) {
-	f := newFakeSMH(t)
-	f.tokenDelay = 20 * time.Millisecond
+	f := newTestCloud(t)
+	f.delayTokens(20 * time.Millisecond)
 	c, _ := newTestClient(t, f, testCreds())
 	ids := make([]string, 200)
 	for i := range ids {
@@ -182,7 +287,7 @@ func TestRetryConcurrentBatchesShareOneNewToken(t *testing.T) {
 	if _, err := c.Usage(context.Background(), ids); err != nil {
 		t.Fatal(err)
 	}
-	f.revokeAll()
+	f.RevokeTokens()
 	if _, err := c.Usage(context.Background(), ids); err != nil {
 		t.Fatal(err)
 	}
@@ -196,8 +301,13 @@ func TestRetryConcurrentBatchesShareOneNewToken(t *testing.T) {
 }
 
 func TestFailsAfterOneRetry(t *testing.T) {
-	f := newFakeSMH(t)
-	f.rejectAll = true
+	f := newTestCloud(t)
+	// Every token is revoked as a usage request arrives, so each one is
+	// answered InvalidAccessToken.
+	f.hookOn(simcloud.OpSMHUsage, func(http.ResponseWriter, *http.Request) bool {
+		f.RevokeTokens()
+		return false
+	})
 	c, _ := newTestClient(t, f, testCreds())
 	_, err := c.Usage(context.Background(), []string{"s1"})
 	var apiErr *upstream.APIError
@@ -208,11 +318,11 @@ func TestFailsAfterOneRetry(t *testing.T) {
 		t.Errorf("got %d token and %d usage requests, want 2 and 2", tokens, usages)
 	}
 	// The server echoes the token in its message; it must be scrubbed.
-	assertNoSecrets(t, err, f)
+	assertNoSecrets(t, err, f.SMHTokens())
 }
 
 func TestBatching(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	ids := make([]string, 120)
 	for i := range ids {
@@ -240,14 +350,14 @@ func TestBatching(t *testing.T) {
 }
 
 func TestBatchFailureFailsCall(t *testing.T) {
-	f := newFakeSMH(t)
-	f.usageAnswer = func(w http.ResponseWriter, ids []string) bool {
-		if ids[0] == "s50" {
-			writeError(w, http.StatusInternalServerError, "InternalServerError", "boom", "req-500")
+	f := newTestCloud(t)
+	f.hookOn(simcloud.OpSMHUsage, func(w http.ResponseWriter, r *http.Request) bool {
+		if simcloud.SMHSpaceIDs(r.URL)[0] == "s50" {
+			simcloud.SMHError(w, http.StatusInternalServerError, "InternalServerError", "boom")
 			return true
 		}
 		return false
-	}
+	})
 	c, _ := newTestClient(t, f, testCreds())
 	ids := make([]string, 120)
 	for i := range ids {
@@ -261,7 +371,7 @@ func TestBatchFailureFailsCall(t *testing.T) {
 }
 
 func TestPathEscaping(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	ids := []string{"a b", "x/y", "plain"}
 	u, err := c.Usage(context.Background(), ids)
@@ -277,7 +387,7 @@ func TestPathEscaping(t *testing.T) {
 }
 
 func TestInvalidSpaceIDs(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	if _, err := c.Usage(context.Background(), nil); !errors.Is(err, ErrNoSpaceIDs) {
 		t.Errorf("no ids: got %v, want ErrNoSpaceIDs", err)
@@ -293,9 +403,10 @@ func TestInvalidSpaceIDs(t *testing.T) {
 }
 
 func TestNullAmounts(t *testing.T) {
-	f := newFakeSMH(t)
-	f.spaceOverride["s1"] = `{"spaceId":"s1","capacity":null,"availableSpace":null,"size":"1000"}`
-	f.spaceOverride["s2"] = `{"spaceId":"s2","size":"7"}`
+	f := newTestCloud(t,
+		// No capacity: sent as {"spaceId":"s1","capacity":null,"availableSpace":null,"size":"1000"}.
+		&simcloud.Space{ID: "s1", Used: 1000},
+		&simcloud.Space{ID: "s2", Raw: `{"spaceId":"s2","size":"7"}`})
 	c, _ := newTestClient(t, f, testCreds())
 	u, err := c.Usage(context.Background(), []string{"s1", "s2"})
 	if err != nil {
@@ -314,8 +425,7 @@ func TestNullAmounts(t *testing.T) {
 }
 
 func TestLargeValueExact(t *testing.T) {
-	f := newFakeSMH(t)
-	f.spaceOverride["s1"] = `{"spaceId":"s1","capacity":"9007199254740993","availableSpace":"18446744073709551615","size":"0"}`
+	f := newTestCloud(t, &simcloud.Space{ID: "s1", Raw: `{"spaceId":"s1","capacity":"9007199254740993","availableSpace":"18446744073709551615","size":"0"}`})
 	c, _ := newTestClient(t, f, testCreds())
 	u, err := c.Usage(context.Background(), []string{"s1"})
 	if err != nil {
@@ -334,8 +444,7 @@ func TestLargeValueExact(t *testing.T) {
 }
 
 func TestSkippedBadValue(t *testing.T) {
-	f := newFakeSMH(t)
-	f.spaceOverride["s1"] = `{"spaceId":"s1","capacity":"abc","availableSpace":"-5","size":"12"}`
+	f := newTestCloud(t, &simcloud.Space{ID: "s1", Raw: `{"spaceId":"s1","capacity":"abc","availableSpace":"-5","size":"12"}`})
 	c, _ := newTestClient(t, f, testCreds())
 	u, err := c.Usage(context.Background(), []string{"s1", "s2"})
 	if err != nil {
@@ -343,7 +452,7 @@ func TestSkippedBadValue(t *testing.T) {
 	}
 	want := []SpaceUsage{
 		{SpaceID: "s1", Used: upstream.Some(12)},
-		{SpaceID: "s2", Capacity: upstream.Some(10000), Available: upstream.Some(5000), Used: upstream.Some(1000)},
+		{SpaceID: "s2", Capacity: upstream.Some(10000), Available: upstream.Some(9000), Used: upstream.Some(1000)},
 	}
 	if !slices.Equal(u.Spaces, want) {
 		t.Errorf("spaces = %+v, want %+v", u.Spaces, want)
@@ -369,22 +478,21 @@ func TestMalformedBody(t *testing.T) {
 		"truncated":      `[{"spaceId":"s1"`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFakeSMH(t)
-			f.usageAnswer = func(w http.ResponseWriter, _ []string) bool {
-				w.Header().Set("X-Request-Id", "req-bad-body")
+			f := newTestCloud(t)
+			f.hookOn(simcloud.OpSMHUsage, func(w http.ResponseWriter, _ *http.Request) bool {
 				fmt.Fprint(w, body)
 				return true
-			}
+			})
 			c, _ := newTestClient(t, f, testCreds())
 			_, err := c.Usage(context.Background(), []string{"s1"})
 			var decErr *upstream.DecodeError
 			if !errors.As(err, &decErr) {
 				t.Fatalf("want a DecodeError, got %T %v", err, err)
 			}
-			if decErr.RequestID != "req-bad-body" || decErr.Operation != "usage" {
-				t.Errorf("DecodeError = %+v", decErr)
+			if decErr.RequestID != f.requestID(simcloud.OpSMHUsage, 0) || decErr.Operation != "usage" {
+				t.Errorf("DecodeError = %+v, want the usage request's id %s", decErr, f.requestID(simcloud.OpSMHUsage, 0))
 			}
-			assertNoSecrets(t, err, f)
+			assertNoSecrets(t, err, f.SMHTokens())
 		})
 	}
 }
@@ -398,13 +506,16 @@ func TestBadTokenAnswer(t *testing.T) {
 		"not json":        `acctk-x`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			f := newFakeSMH(t)
-			f.tokenBody = body
+			f := newTestCloud(t)
+			f.hookOn(simcloud.OpSMHToken, func(w http.ResponseWriter, _ *http.Request) bool {
+				fmt.Fprint(w, body)
+				return true
+			})
 			c, _ := newTestClient(t, f, testCreds())
 			_, err := c.Usage(context.Background(), []string{"s1"})
 			var decErr *upstream.DecodeError
-			if !errors.As(err, &decErr) || decErr.Operation != "token" || decErr.RequestID != "req-token-bad" {
-				t.Fatalf("want a token DecodeError, got %v", err)
+			if !errors.As(err, &decErr) || decErr.Operation != "token" || decErr.RequestID != f.requestID(simcloud.OpSMHToken, 0) {
+				t.Fatalf("want a token DecodeError with the token request's id, got %v", err)
 			}
 			if strings.Contains(err.Error(), "acctk-x") {
 				t.Errorf("error contains the token: %v", err)
@@ -417,18 +528,18 @@ func TestBadTokenAnswer(t *testing.T) {
 }
 
 func TestErrorBodyReachesError(t *testing.T) {
-	f := newFakeSMH(t)
-	f.usageAnswer = func(w http.ResponseWriter, _ []string) bool {
-		writeError(w, http.StatusForbidden, "NoPermission", "token lacks space_admin", "req-42")
+	f := newTestCloud(t)
+	f.hookOn(simcloud.OpSMHUsage, func(w http.ResponseWriter, _ *http.Request) bool {
+		simcloud.SMHError(w, http.StatusForbidden, "NoPermission", "token lacks space_admin")
 		return true
-	}
+	})
 	c, _ := newTestClient(t, f, testCreds())
 	_, err := c.Usage(context.Background(), []string{"s1"})
 	var apiErr *upstream.APIError
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("want an APIError, got %T %v", err, err)
 	}
-	for _, want := range []string{"NoPermission", "token lacks space_admin", "req-42", "403", "usage"} {
+	for _, want := range []string{"NoPermission", "token lacks space_admin", f.requestID(simcloud.OpSMHUsage, 0), "403", "usage"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
@@ -440,7 +551,7 @@ func TestErrorBodyReachesError(t *testing.T) {
 }
 
 func TestWrongLibrarySecret(t *testing.T) {
-	f := newFakeSMH(t)
+	f := newTestCloud(t)
 	creds := testCreds()
 	creds.LibrarySecret = testSecret + "-wrong"
 	c, _ := newTestClient(t, f, creds)
@@ -450,8 +561,8 @@ func TestWrongLibrarySecret(t *testing.T) {
 		t.Fatalf("want a 404 WrongLibraryIdOrSecret token error, got %v", err)
 	}
 	// The server echoed the wrong secret; testSecret is its prefix.
-	assertNoSecrets(t, err, f)
-	if !strings.Contains(err.Error(), "req-token-404") {
+	assertNoSecrets(t, err, f.SMHTokens())
+	if !strings.Contains(err.Error(), f.requestID(simcloud.OpSMHToken, 0)) {
 		t.Errorf("error lacks the request id: %v", err)
 	}
 	// A failed fetch is not cached: the next call asks again.
@@ -488,8 +599,12 @@ func TestConnectionRefusedHasNoSecrets(t *testing.T) {
 }
 
 func TestWaiterLeavesFetchContinues(t *testing.T) {
-	f := newFakeSMH(t)
-	f.tokenGate = make(chan struct{})
+	f := newTestCloud(t)
+	gate := make(chan struct{})
+	f.hookOn(simcloud.OpSMHToken, func(http.ResponseWriter, *http.Request) bool {
+		<-gate
+		return false
+	})
 	c, _ := newTestClient(t, f, testCreds())
 
 	// The first caller starts the fetch and gives up while it hangs.
@@ -499,7 +614,7 @@ func TestWaiterLeavesFetchContinues(t *testing.T) {
 		_, err := c.Usage(ctx, []string{"s1"})
 		firstDone <- err
 	}()
-	waitFor(t, func() bool { tokens, _ := f.counts(); return tokens == 1 })
+	testutil.WaitFor(t, func() bool { tokens, _ := f.counts(); return tokens == 1 })
 
 	secondDone := make(chan error, 1)
 	go func() {
@@ -510,7 +625,7 @@ func TestWaiterLeavesFetchContinues(t *testing.T) {
 	if err := <-firstDone; !errors.Is(err, context.Canceled) {
 		t.Errorf("first caller: got %v, want context.Canceled", err)
 	}
-	close(f.tokenGate)
+	close(gate)
 	if err := <-secondDone; err != nil {
 		t.Errorf("second caller: %v", err)
 	}
@@ -520,23 +635,12 @@ func TestWaiterLeavesFetchContinues(t *testing.T) {
 }
 
 func TestBasePathPrefix(t *testing.T) {
-	f := newFakeSMH(t)
-	proxy := httptest.NewServer(http.StripPrefix("/proxy", f.srv.Config.Handler))
+	f := newTestCloud(t)
+	proxy := httptest.NewServer(http.StripPrefix("/proxy", f.Cloud))
 	t.Cleanup(proxy.Close)
 	base, _ := url.Parse(proxy.URL + "/proxy/")
 	c := NewClient(upstream.New(upstream.Options{}), base, testCreds(), nil)
 	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in time")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
