@@ -6,7 +6,6 @@
 //
 // The tests use it as their fake upstream: they read what it received from
 // its request log (Record, Requests), inject faults with SetHook, and move
-// its clock (Now). --demo runs it with built-in
-// data whose usage drifts slowly, so that graphs and alerts have something
-// to show.
+// its clock (Now). --demo runs it with built-in data whose usage drifts
+// slowly, so that graphs and alerts have something to show.
 package simcloud
