@@ -128,13 +128,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go srv.ReloadOn(ctx, hup)
-	return serve(ctx, srv.Handler(), f.toolkit, logger, slogger)
+	return serve(ctx, srv, f.toolkit, logger, slogger)
 }
 
+// shutdownGrace bounds a shutdown: scrapes in flight are answered with what
+// they have at once, so this is only for slow readers.
+const shutdownGrace = 1500 * time.Millisecond
+
 // serve answers HTTP until ctx ends (SIGTERM or SIGINT), then shuts down.
-func serve(ctx context.Context, handler http.Handler, toolkit *web.FlagConfig, logger log.Logger, slogger *slog.Logger) int {
-	server := &http.Server{
-		Handler:           handler,
+func serve(ctx context.Context, srv *server.Server, toolkit *web.FlagConfig, logger log.Logger, slogger *slog.Logger) int {
+	httpServer := &http.Server{
+		Handler:           srv.Handler(),
+		ErrorLog:          server.ErrorLog(logger),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		// Long enough for the slowest scrape Prometheus allows (its
@@ -145,7 +150,7 @@ func serve(ctx context.Context, handler http.Handler, toolkit *web.FlagConfig, l
 		MaxHeaderBytes: 64 << 10,
 	}
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- web.ListenAndServe(server, toolkit, slogger) }()
+	go func() { serveErr <- web.ListenAndServe(httpServer, toolkit, slogger) }()
 
 	select {
 	case err := <-serveErr:
@@ -154,9 +159,10 @@ func serve(ctx context.Context, handler http.Handler, toolkit *web.FlagConfig, l
 		}
 	case <-ctx.Done():
 		level.Info(logger).Log("msg", "Shutting down")
-		shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		srv.Stop()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 		defer cancel()
-		if err := server.Shutdown(shutdownCtx); err != nil {
+		if err := httpServer.Shutdown(shutdownCtx); err != nil {
 			level.Warn(logger).Log("msg", "Shutdown did not finish cleanly", "err", err)
 		}
 	}

@@ -2,10 +2,17 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/demo"
 	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
@@ -132,5 +139,107 @@ func TestConfigCheckPrintsNoSecret(t *testing.T) {
 			}
 			t.Logf("exit %d: %s", code, strings.TrimSpace(out))
 		})
+	}
+}
+
+// runMainEnv makes the test binary run the command instead of the tests, so
+// that a test can start the exporter as a process and signal it.
+const runMainEnv = "CLOUDQUOTA_EXPORTER_TEST_RUN_MAIN"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// On SIGTERM the exporter answers the scrape in flight with what it has
+// (the target whose upstream hangs is down) and exits at once, well within
+// 2 seconds.
+func TestSIGTERMAnswersScrapeInFlightAndExitsPromptly(t *testing.T) {
+	clouds, err := demo.Start(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clouds.Close()
+	hanging := make(chan struct{}, 1)
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case hanging <- struct{}{}:
+		default:
+		}
+		<-r.Context().Done()
+	}))
+	defer hang.Close()
+	path := filepath.Join(t.TempDir(), "cloudquota.yml")
+	yaml := demo.ConfigYAML(clouds.URL) + "  - name: audit-hanging\n    service: cts\n    credentials: hw-prod\n    project_id: p1\n    endpoint: " + hang.URL + "\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	var logs testutil.SyncBuffer
+	cmd := exec.Command(os.Args[0], "--config.file="+path, "--web.listen-address="+addr)
+	cmd.Env = append(os.Environ(), runMainEnv+"=1")
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	testutil.WaitFor(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err == nil && resp.StatusCode == http.StatusOK
+	})
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	scraped := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/metrics", nil)
+		req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", "60")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			scraped <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		scraped <- result{resp.StatusCode, string(body), err}
+	}()
+	<-hanging
+	signalled := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-exited:
+		if took := time.Since(signalled); took > 2*time.Second {
+			t.Errorf("exited %s after SIGTERM, want within 2s", took)
+		}
+		if err != nil {
+			t.Errorf("exit after SIGTERM: %v\n%s", err, logs.String())
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("still running 5s after SIGTERM:\n%s", logs.String())
+	}
+	r := <-scraped
+	if r.err != nil || r.code != http.StatusOK {
+		t.Fatalf("the scrape in flight: HTTP %d, %v\n%s", r.code, r.err, logs.String())
+	}
+	if !strings.Contains(r.body, `cloudquota_up{service="cts",target="audit-hanging"} 0`) {
+		t.Errorf("the hanging target is not down in the answer:\n%s", r.body)
 	}
 }

@@ -4,12 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log"
 	"net/http"
 	"strconv"
 	"time"
 
-	kitlog "github.com/go-kit/log"
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,11 +19,14 @@ const scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
 // routes mounts every endpoint; the status page serves "/".
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(s.opts.MetricsPath, s.limit(http.HandlerFunc(s.metricsHandler)))
-	mux.Handle("/probe", s.limit(http.HandlerFunc(s.probe)))
-	mux.HandleFunc("/sd", s.serviceDiscovery)
-	mux.HandleFunc("/-/healthy", s.healthy)
-	mux.HandleFunc("/-/ready", s.healthy)
+	// Only /metrics counts its requests in promhttp_metric_handler_*, as
+	// node_exporter does; a probe's own health is its cloudquota_up.
+	metrics := promhttp.InstrumentMetricHandler(s.metrics, http.HandlerFunc(s.metricsHandler))
+	mux.Handle(s.opts.MetricsPath, readOnly(s.limit("metrics", metrics)))
+	mux.Handle("/probe", readOnly(s.limit("probe", http.HandlerFunc(s.probe))))
+	mux.Handle("/sd", readOnly(http.HandlerFunc(s.serviceDiscovery)))
+	mux.Handle("/-/healthy", readOnly(http.HandlerFunc(s.healthy)))
+	mux.Handle("/-/ready", readOnly(http.HandlerFunc(s.healthy)))
 	mux.HandleFunc("/-/reload", s.reloadConfig)
 	if s.opts.MetricsPath != "/" {
 		mux.Handle("/", newStatusPage(s.exporter, s.opts.Name, s.opts.MetricsPath, s.logger))
@@ -94,46 +95,78 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
 	s.serve(w, r, reg)
 }
 
+// serve writes what g gathers in the format the scraper asks for:
+// OpenMetrics when it prefers it (as Prometheus 3 does), else the classic
+// text format.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, g prometheus.Gatherer) {
 	promhttp.HandlerFor(g, promhttp.HandlerOpts{
-		ErrorLog:      log.New(kitlog.NewStdlibAdapter(level.Error(s.logger)), "", 0),
-		ErrorHandling: promhttp.ContinueOnError,
+		ErrorLog:          s.errorLog,
+		ErrorHandling:     promhttp.ContinueOnError,
+		EnableOpenMetrics: true,
 	}).ServeHTTP(w, r)
 }
 
 // scrapeContext bounds a scrape by Prometheus's timeout minus the offset,
 // so that the answer arrives before Prometheus gives up on it.
 func (s *Server) scrapeContext(r *http.Request) (context.Context, context.CancelFunc, error) {
-	v := r.Header.Get(scrapeTimeoutHeader)
-	if v == "" {
-		ctx, cancel := context.WithCancel(r.Context())
-		return ctx, cancel, nil
+	timeout := time.Duration(0)
+	if v := r.Header.Get(scrapeTimeoutHeader); v != "" {
+		seconds, err := strconv.ParseFloat(v, 64)
+		// Written so that NaN fails too.
+		if err != nil || !(seconds > 0 && seconds <= 1e6) {
+			return nil, nil, fmt.Errorf("invalid %s header %q: want a positive number of seconds", scrapeTimeoutHeader, v)
+		}
+		timeout = time.Duration(seconds * float64(time.Second))
+		if timeout > s.opts.TimeoutOffset {
+			// An offset larger than the whole timeout would leave nothing;
+			// then the full timeout is the better guess.
+			timeout -= s.opts.TimeoutOffset
+		}
 	}
-	seconds, err := strconv.ParseFloat(v, 64)
-	if err != nil || seconds <= 0 || seconds > 1e6 {
-		return nil, nil, fmt.Errorf("invalid %s header %q: want a positive number of seconds", scrapeTimeoutHeader, v)
+	// A shutdown ends the scrape like its deadline: the targets that have
+	// answered are served, the others are down.
+	ctx, cancel := context.WithCancel(r.Context())
+	stopWatching := context.AfterFunc(s.stopping, cancel)
+	if timeout > 0 {
+		ctx, cancel = withTimeout(ctx, cancel, timeout)
 	}
-	timeout := time.Duration(seconds * float64(time.Second))
-	if timeout > s.opts.TimeoutOffset {
-		// An offset larger than the whole timeout would leave nothing;
-		// then the full timeout is the better guess.
-		timeout -= s.opts.TimeoutOffset
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), timeout)
-	return ctx, cancel, nil
+	return ctx, func() { stopWatching(); cancel() }, nil
 }
 
-// limit answers 503 when --web.max-requests scrapes are already running.
-func (s *Server) limit(next http.Handler) http.Handler {
+// withTimeout bounds ctx by timeout; the returned cancel also calls
+// parentCancel.
+func withTimeout(ctx context.Context, parentCancel context.CancelFunc, timeout time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	return ctx, func() { cancel(); parentCancel() }
+}
+
+// readOnly answers 405 to any method but GET and HEAD, before anything is
+// polled: a CORS preflight or a stray POST must not cost API quota.
+func readOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed: use GET", http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// limit answers 503 when --web.max-requests scrapes are already running,
+// and counts the refusal under the handler's name.
+func (s *Server) limit(handler string, next http.Handler) http.Handler {
 	if s.slots == nil {
 		return next
 	}
+	refused := s.refused.WithLabelValues(handler)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case s.slots <- struct{}{}:
 			defer func() { <-s.slots }()
 			next.ServeHTTP(w, r)
 		default:
+			refused.Inc()
 			http.Error(w, "too many scrapes in flight (--web.max-requests)", http.StatusServiceUnavailable)
 		}
 	})
@@ -150,11 +183,6 @@ type sdGroup struct {
 // /probe?target=NAME for each and several replicas can share them out
 // with hashmod relabeling.
 func (s *Server) serviceDiscovery(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed: use GET", http.StatusMethodNotAllowed)
-		return
-	}
 	status := s.exporter.Status()
 	groups := make([]sdGroup, 0, len(status))
 	for _, t := range status {
@@ -169,12 +197,7 @@ func (s *Server) serviceDiscovery(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) healthy(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		http.Error(w, "method not allowed: use GET", http.StatusMethodNotAllowed)
-		return
-	}
+func (s *Server) healthy(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	fmt.Fprintln(w, "OK")
 }

@@ -8,8 +8,10 @@ package server
 import (
 	"context"
 	"fmt"
+	stdlog "log"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,9 +59,18 @@ type Server struct {
 	holder   *config.Holder
 	// reloadMu serialises reloads from SIGHUP and POST /-/reload.
 	reloadMu sync.Mutex
-	// slots bounds /metrics and /probe requests served at once.
+	// slots bounds /metrics and /probe requests served at once; refused
+	// counts the requests turned away for want of one.
 	slots   chan struct{}
-	handler http.Handler
+	refused *prometheus.CounterVec
+	// stopping ends when Stop is called: scrapes in flight are answered
+	// with what they have.
+	stopping context.Context
+	stop     context.CancelFunc
+	// errorLog is the logger's error level for the standard library's
+	// *log.Logger users (promhttp, net/http).
+	errorLog *stdlog.Logger
+	handler  http.Handler
 }
 
 // New wires an exporter from opts. It loads no configuration: call Load.
@@ -91,6 +102,15 @@ func New(opts Options) (*Server, error) {
 	if opts.MaxRequests > 0 {
 		s.slots = make(chan struct{}, opts.MaxRequests)
 	}
+	s.refused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "cloudquota_exporter_requests_refused_total",
+		Help: "Requests to /metrics or /probe answered 503 because --web.max-requests were already being served.",
+	}, []string{"handler"})
+	if err := s.metrics.Register(s.refused); err != nil {
+		return nil, fmt.Errorf("cannot register the exporter's metrics: %w", err)
+	}
+	s.stopping, s.stop = context.WithCancel(context.Background())
+	s.errorLog = ErrorLog(opts.Logger)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -133,6 +153,29 @@ func (s *Server) ReloadOn(ctx context.Context, signals <-chan os.Signal) {
 			s.Reload() //nolint:errcheck // logged
 		}
 	}
+}
+
+// Stop ends every scrape in flight as its deadline would: the targets that
+// have answered are served, the others are down, and their polls are
+// cancelled. Scrapes that start later end at once. Call it on shutdown,
+// before http.Server.Shutdown waits for the handlers.
+func (s *Server) Stop() { s.stop() }
+
+// ErrorLog is logger's error level as a standard library *log.Logger, for
+// net/http's and promhttp's own messages (a TLS handshake error, say), so
+// that they are structured and filtered like every other line.
+func ErrorLog(logger log.Logger) *stdlog.Logger {
+	return stdlog.New(lineLogger{level.Error(logger)}, "", 0)
+}
+
+// lineLogger logs each line written to it as one message. (go-kit's
+// StdlibAdapter would take "http: TLS handshake error from 127.0.0.1:3456"
+// for a file:line caller and keep only the rest as the message.)
+type lineLogger struct{ logger log.Logger }
+
+func (l lineLogger) Write(p []byte) (int, error) {
+	l.logger.Log("msg", strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }
 
 // Exporter is the collector the handlers serve, for tests that look at its

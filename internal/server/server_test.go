@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
 	"syscall"
@@ -134,15 +133,23 @@ func TestHealthAndReady(t *testing.T) {
 
 func TestMaxRequests(t *testing.T) {
 	s := newEnv(t, envOptions{maxRequests: 1})
-	h := &Server{slots: make(chan struct{}, 1)}
-	h.slots <- struct{}{} // one scrape in flight
-	rec := httptest.NewRecorder()
-	h.limit(http.NotFoundHandler()).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
-	if rec.Code != http.StatusServiceUnavailable {
-		t.Errorf("scrape beyond --web.max-requests: HTTP %d, want 503", rec.Code)
+	s.srv.slots <- struct{}{} // one scrape in flight
+	for _, path := range []string{"/metrics", "/probe?target=audit-prod"} {
+		if code, _ := s.get(t, path); code != http.StatusServiceUnavailable {
+			t.Errorf("%s beyond --web.max-requests: HTTP %d, want 503", path, code)
+		}
 	}
-	if code, _ := s.get(t, "/metrics"); code != http.StatusOK {
-		t.Errorf("a single scrape with --web.max-requests=1: HTTP %d", code)
+	<-s.srv.slots
+	code, body := s.get(t, "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("a single scrape with --web.max-requests=1: HTTP %d", code)
+	}
+	series := parseSeries(body)
+	for _, handler := range []string{"metrics", "probe"} {
+		key := `cloudquota_exporter_requests_refused_total{handler="` + handler + `"}`
+		if series[key] != 1 {
+			t.Errorf("%s = %v, want 1", key, series[key])
+		}
 	}
 }
 
