@@ -5,17 +5,30 @@ Usage: python3 dashboards/check_dashboard.py dashboards/cloudquota.json [--rules
 
 Checks:
   * the file is JSON with uid, title, tags, a schemaVersion and no "id";
-  * variables datasource (type datasource, query prometheus) and job,
-    instance, service, target (query variables on label_values(cloudquota_up...),
-    multi-value with "All") exist;
+  * variables datasource (type datasource, query prometheus) and the query
+    variables job, instance, service, target, resource, project_id exist,
+    multi-value with "All", each label_values() of the series listed in
+    QUERY_VARS and filtered by the variables before it; job and instance have
+    no catch-all allValue (so that `up{job=~"$job"}` stays on the exporter's
+    jobs), resource and project_id have allValue ".*" (SMH series lack the
+    labels and must still pass "All");
+  * the panels are grouped in rows: every panel but text panels comes after a
+    row, rows have titles, gridPos fits 24 columns and no two panels overlap;
   * every panel (rows excepted; panels nested in rows are checked) has a
-    title, a description, fieldConfig.defaults.unit, a datasource
+    title and a description; text panels have content and no queries; every
+    other panel has fieldConfig.defaults.unit, a datasource
     {"type": "prometheus", "uid": "${datasource}"} on the panel and on each of
     its queries, and at least one query;
   * every rate()/irate()/increase() uses the range [$__rate_interval];
   * every cloudquota metric or recorded series a query names is exported by
     cloudquota_exporter or recorded in the rules file (default:
-    cloudquota-rules.yml next to the dashboard);
+    cloudquota-rules.yml next to the dashboard), and every selector of one
+    filters on each dashboard variable whose label the series has
+    (`job=~"$job"`, `instance=~"$instance"`, ...: SERIES_VARS);
+  * units: a query that reads SMH byte metrics shows them in "bytes" (the
+    query's column or series, through overrides or the panel default) and
+    mixes no quota of another unit into them; a query of the usage ratio
+    alone shows "percentunit";
   * every PromQL expression (panel queries, and the series selectors inside the
     query variables' label_values()) parses: Grafana variables are replaced
     ($__rate_interval -> 5m, $__range -> 1h, $__interval -> 1m, other variables
@@ -35,7 +48,21 @@ import sys
 import tempfile
 
 DS_UIDS = ("${datasource}", "$datasource")
-REQUIRED_QUERY_VARS = ("job", "instance", "service", "target")
+# Query variables: the series their label_values() may read, and the
+# variables (before them in the list) whose matchers they must carry.
+QUERY_VARS = {
+    "job": ({"cloudquota_up", "cloudquota_exporter_build_info"}, ()),
+    "instance": ({"cloudquota_up", "cloudquota_exporter_build_info"}, ("job",)),
+    "service": ({"cloudquota_up"}, ("job", "instance")),
+    "target": ({"cloudquota_up"}, ("job", "instance", "service")),
+    "resource": ({"cloudquota_workspace_quota_used", "cloudquota_cts_quota_used"}, ("job", "instance", "target")),
+    "project_id": ({"cloudquota_workspace_quota_used", "cloudquota_cts_quota_used"}, ("job", "instance", "target")),
+}
+REQUIRED_QUERY_VARS = tuple(QUERY_VARS)
+# Variables that must not match every value of their label with "All".
+NO_CATCH_ALL = ("job", "instance")
+# Variables whose "All" must also match series without the label.
+ALL_MATCHES_EMPTY = ("resource", "project_id")
 
 # Metrics cloudquota_exporter exports (README "Metrics").
 EXPORTER_METRICS = {
@@ -54,7 +81,54 @@ EXPORTER_METRICS = {
     "cloudquota_exporter_config_last_reload_successful",
     "cloudquota_exporter_config_last_reload_success_timestamp_seconds",
     "cloudquota_credential_backoff_seconds",  # collector/descs.go, not yet in README
+    # CONTRACT (v2)
+    "cloudquota_smh_library_used_bytes",
+    "cloudquota_smh_library_capacity_bytes",
+    "cloudquota_smh_library_available_bytes",
+    "cloudquota_smh_library_allocated_bytes",
+    "cloudquota_credential_expiry_timestamp_seconds",
+    "cloudquota_upstream_clock_offset_seconds",
 }
+
+# The dashboard variables each series must be filtered by: those of its
+# labels that are variables (job and instance are on every scraped series).
+_QUOTA = ("job", "instance", "service", "target", "resource", "project_id")
+_TARGET = ("job", "instance", "service", "target")
+_SMH = ("job", "instance", "target")
+_HUAWEI = ("job", "instance", "target", "resource", "project_id")
+_EXPORTER = ("job", "instance")
+SERIES_VARS = {
+    "cloudquota_smh_space_capacity_bytes": _SMH,
+    "cloudquota_smh_space_available_bytes": _SMH,
+    "cloudquota_smh_space_used_bytes": _SMH,
+    "cloudquota_smh_library_used_bytes": _SMH,
+    "cloudquota_smh_library_capacity_bytes": _SMH,
+    "cloudquota_smh_library_available_bytes": _SMH,
+    "cloudquota_smh_library_allocated_bytes": _SMH,
+    "cloudquota_workspace_quota_limit": _HUAWEI,
+    "cloudquota_workspace_quota_used": _HUAWEI,
+    "cloudquota_cts_quota_limit": _HUAWEI,
+    "cloudquota_cts_quota_used": _HUAWEI,
+    "cloudquota_up": _TARGET,
+    "cloudquota_collect_duration_seconds": _TARGET,
+    "cloudquota_last_success_timestamp_seconds": _TARGET,
+    "cloudquota_upstream_clock_offset_seconds": _TARGET,
+    "cloudquota_api_requests_total": ("job", "instance", "service"),
+    "cloudquota_exporter_build_info": _EXPORTER,
+    "cloudquota_exporter_config_last_reload_successful": _EXPORTER,
+    "cloudquota_exporter_config_last_reload_success_timestamp_seconds": _EXPORTER,
+    "cloudquota_credential_backoff_seconds": _EXPORTER,
+    "cloudquota_credential_expiry_timestamp_seconds": _EXPORTER,
+    # recorded in cloudquota-rules.yml
+    "cloudquota:usage:ratio": _QUOTA,
+    "cloudquota:usage_ratio:deriv": _QUOTA,
+    "cloudquota:usage_ratio:seconds_until_full": _QUOTA,
+    "cloudquota:api_requests:rate": ("job", "instance", "service"),
+    "cloudquota:exporter:up": _EXPORTER,
+}
+BYTE_METRIC_RE = re.compile(r"^cloudquota_smh_\w+_bytes$")
+OTHER_UNIT_QUOTA_RE = re.compile(r"^cloudquota_(workspace|cts)_quota_\w+$")
+BYTE_UNITS = ("bytes", "decbytes")
 
 # Grafana built-in variables and what they become for the syntax check.
 BUILTINS = {
@@ -148,6 +222,130 @@ def check_metric_names(c, where, expr, known):
             c.fail(where, f"unknown metric or recorded series {name!r} (not exported, not in the rules file)")
 
 
+def selectors(expr):
+    """(name, matchers text or None) of every cloudquota series named in expr."""
+    code = strip_strings(expr)
+    out = []
+    for m in METRIC_RE.finditer(code):
+        j = m.end()
+        while j < len(code) and code[j] in " \t\n":
+            j += 1
+        matchers = None
+        if j < len(code) and code[j] == "{":
+            k = code.find("}", j)
+            matchers = expr[j + 1:k] if k >= 0 else ""
+        out.append((m.group(0), matchers))
+    return out
+
+
+def var_matcher_re(var):
+    return re.compile(r'(?:^|,)\s*' + var + r'\s*=~\s*"\$(?:' + var + r'|\{' + var + r'(?::\w+)?\})"\s*(?=,|$)')
+
+
+def check_series_filters(c, where, expr, variables):
+    for name, matchers in selectors(expr):
+        want = SERIES_VARS.get(name)
+        if want is None:
+            c.fail(where, f"{name}: no label set known for it in check_dashboard.py SERIES_VARS")
+            continue
+        missing = [v for v in want if v in variables and not var_matcher_re(v).search(matchers or "")]
+        if missing:
+            c.fail(where, f"{name} is not filtered by " + ", ".join(f'{v}=~"${v}"' for v in missing))
+
+
+def query_unit(panel, ref, single):
+    """The unit Grafana shows the values of query ref in (None if unset)."""
+    fc = panel.get("fieldConfig") or {}
+    names = {f"Value #{ref}"} | ({"Value"} if single else set())
+    for t in panel.get("transformations") or []:
+        ren = (t.get("options") or {}).get("renameByName") or {}
+        names |= {ren[n] for n in list(names) if n in ren}
+    unit = (fc.get("defaults") or {}).get("unit")
+    for o in fc.get("overrides") or []:
+        m = o.get("matcher") or {}
+        if (m.get("id") == "byFrameRefID" and m.get("options") == ref) or \
+           (m.get("id") == "byName" and m.get("options") in names):
+            for prop in o.get("properties") or []:
+                if prop.get("id") == "unit":
+                    unit = prop.get("value")
+    return unit
+
+
+def check_units(c, where, panel, target, single):
+    names = {n for n, _ in selectors(target.get("expr") or "")}
+    ref = target.get("refId")
+    unit = query_unit(panel, ref, single)
+    byte_metrics = sorted(n for n in names if BYTE_METRIC_RE.match(n))
+    if byte_metrics:
+        other = sorted(n for n in names if OTHER_UNIT_QUOTA_RE.match(n))
+        if other:
+            c.fail(where, f"mixes SMH bytes ({', '.join(byte_metrics)}) with quotas in other units ({', '.join(other)})")
+        if unit not in BYTE_UNITS:
+            c.fail(where, f"SMH bytes ({', '.join(byte_metrics)}) shown in unit {unit!r}, want one of {BYTE_UNITS}")
+    if names == {"cloudquota:usage:ratio"} and unit != "percentunit":
+        c.fail(where, f"usage ratio shown in unit {unit!r}, want 'percentunit'")
+
+
+def check_layout(c, panels):
+    """Rows group the panels; gridPos within 24 columns, no overlaps."""
+    rows = [p for p in panels if p.get("type") == "row"]
+    if len(rows) < 2:
+        c.fail("layout", f"{len(rows)} row(s): group the panels in rows")
+    seen_row = False
+    cells = {}
+    for p in panels:
+        where = f"panel {p.get('id')} {p.get('title')!r}"
+        if p.get("type") == "row":
+            seen_row = True
+            if not p.get("title"):
+                c.fail(where, "row without a title")
+            for q in p.get("panels") or []:
+                if not p.get("collapsed"):
+                    c.fail(where, "an expanded row holds panels (Grafana expects them after the row)")
+                    break
+        elif p.get("type") != "text" and not seen_row:
+            c.fail(where, "comes before the first row")
+        g = p.get("gridPos") or {}
+        try:
+            x, y, w, h = int(g["x"]), int(g["y"]), int(g["w"]), int(g["h"])
+        except (KeyError, TypeError, ValueError):
+            c.fail(where, "missing or incomplete gridPos")
+            continue
+        if x < 0 or w < 1 or x + w > 24 or h < 1:
+            c.fail(where, f"gridPos {g} does not fit 24 columns")
+            continue
+        for cx in range(x, x + w):
+            for cy in range(y, y + h):
+                if (cx, cy) in cells:
+                    c.fail(where, f"overlaps panel {cells[(cx, cy)]} at x={cx}, y={cy}")
+                    break
+                cells[(cx, cy)] = p.get("id")
+            else:
+                continue
+            break
+
+
+def selector_metrics(c, where, selector, known):
+    """The series names a label_values() selector reads."""
+    sel = strip_strings(selector).strip()
+    m = re.match(r"([A-Za-z_:][\w:]*)\s*(\{|$)", sel)
+    if m:
+        return {m.group(1)}
+    m = re.search(r'__name__\s*=~\s*"([^"]*)"', selector)
+    if m and sel.startswith("{"):
+        try:
+            rx = re.compile(m.group(1))
+        except re.error as e:
+            c.fail(where, f"bad __name__ regex: {e}")
+            return set()
+        names = {k for k in known if rx.fullmatch(k)}
+        if not names:
+            c.fail(where, f"__name__ regex {m.group(1)!r} matches no known series")
+        return names
+    c.fail(where, f"selector {selector!r} names no series")
+    return set()
+
+
 def is_prom_ds(ds):
     return isinstance(ds, dict) and ds.get("type") == "prometheus" and ds.get("uid") in DS_UIDS
 
@@ -186,12 +384,26 @@ def check_dashboard(c, dash, known, exprs):
             c.fail(where, 'datasource must be {"type": "prometheus", "uid": "${datasource}"}')
         if not (v.get("multi") and v.get("includeAll")):
             c.fail(where, "must be multi-value with includeAll")
+        all_value = v.get("allValue")
+        if name in NO_CATCH_ALL and all_value not in (None, ""):
+            c.fail(where, f"allValue {all_value!r}: \"All\" must mean the listed values only (no allValue)")
+        if name in ALL_MATCHES_EMPTY and all_value != ".*":
+            c.fail(where, 'allValue must be ".*" so that series without the label pass "All"')
         q = v.get("query")
         q = q.get("query", "") if isinstance(q, dict) else (q or "")
         m = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\s*\)\s*", q, re.S)
-        if not m or m.group(2) != name or not m.group(1).strip().startswith("cloudquota_up"):
-            c.fail(where, f"query must be label_values(cloudquota_up..., {name}), got {q!r}")
+        if not m or m.group(2) != name:
+            c.fail(where, f"query must be label_values(SELECTOR, {name}), got {q!r}")
             continue
+        allowed, chain = QUERY_VARS[name]
+        got = selector_metrics(c, where, m.group(1), known)
+        if got - allowed:
+            c.fail(where, f"reads {sorted(got - allowed)}, want only {sorted(allowed)}")
+        selector = m.group(1)
+        inner = selector[selector.index("{") + 1:selector.rindex("}")] if "{" in selector and "}" in selector else ""
+        for prev in chain:
+            if not var_matcher_re(prev).search(inner):
+                c.fail(where, f'selector is not filtered by {prev}=~"${prev}"')
         exprs.append((where, m.group(1)))
     for name, v in variables.items():
         if name in REQUIRED_QUERY_VARS or v.get("type") != "query":
@@ -205,18 +417,25 @@ def check_dashboard(c, dash, known, exprs):
     panels = list(walk_panels(dash.get("panels")))
     if not panels:
         c.fail("dashboard", "no panels")
+    check_layout(c, dash.get("panels") or [])
     ids = set()
     for p in panels:
-        if p.get("type") == "row":
-            continue
         where = f"panel {p.get('id')} {p.get('title')!r}"
         if p.get("id") in ids:
             c.fail(where, "duplicate panel id")
         ids.add(p.get("id"))
+        if p.get("type") == "row":
+            continue
         if not p.get("title"):
             c.fail(where, "missing title")
         if not p.get("description"):
             c.fail(where, "missing description")
+        if p.get("type") == "text":
+            if not (p.get("options") or {}).get("content", "").strip():
+                c.fail(where, "text panel without content")
+            if p.get("targets"):
+                c.fail(where, "text panel with queries")
+            continue
         if not p.get("fieldConfig", {}).get("defaults", {}).get("unit"):
             c.fail(where, "missing fieldConfig.defaults.unit")
         if not is_prom_ds(p.get("datasource")):
@@ -234,6 +453,8 @@ def check_dashboard(c, dash, known, exprs):
                 continue
             check_rate_intervals(c, twhere, expr)
             check_metric_names(c, twhere, expr, known)
+            check_series_filters(c, twhere, expr, variables)
+            check_units(c, twhere, p, t, len(targets) == 1)
             exprs.append((twhere, expr))
 
 
