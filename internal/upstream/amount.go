@@ -43,8 +43,10 @@ func ParseDecimalString(raw json.RawMessage) (Amount, error) {
 }
 
 // ParseInteger reads an amount sent as a JSON number (Huawei sends quotas
-// this way). null or an absent field is a not-valid Amount and no error; a
-// negative, fractional or non-numeric value is an error describing it.
+// this way), in any notation that is an exact non-negative integer within
+// 64 bits: 5, 5.0, 5e0, 0.5e1 and -0 all count. null or an absent field is
+// a not-valid Amount and no error; a negative, fractional, too large or
+// non-numeric value is an error describing it.
 func ParseInteger(raw json.RawMessage) (Amount, error) {
 	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
 		return Amount{}, nil
@@ -53,11 +55,57 @@ func ParseInteger(raw json.RawMessage) (Amount, error) {
 	if raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
 		return Amount{}, fmt.Errorf("want an integer, got %s", describeRaw(raw))
 	}
-	v, err := parseUint(n.String())
+	v, err := parseJSONInteger(n.String())
 	if err != nil {
 		return Amount{}, fmt.Errorf("%s: %w", bare(n.String()), err)
 	}
 	return Some(v), nil
+}
+
+// parseJSONInteger reads a valid JSON number literal that must be an exact
+// non-negative integer below 2^64. It works on the digits, never through
+// a float (inexact beyond 2^53) or a big number (an exponent of 1e9 would
+// make it huge).
+func parseJSONInteger(s string) (uint64, error) {
+	negative := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	mantissa, exp, hasExp := strings.Cut(strings.ToLower(s), "e")
+	intPart, frac, _ := strings.Cut(mantissa, ".")
+	digits := strings.TrimLeft(intPart+frac, "0")
+	if digits == "" {
+		return 0, nil // zero, whatever its sign and exponent
+	}
+	if negative {
+		return 0, errNegative
+	}
+	// The value is digits × 10^shift.
+	shift := -len(frac)
+	if hasExp {
+		// Beyond ±(len(s)+21) the outcome is the same (no 20-digit value,
+		// no zeros enough to cancel it), and the sums below cannot wrap.
+		limit := len(s) + 21
+		e, err := strconv.Atoi(strings.TrimPrefix(exp, "+"))
+		if err != nil { // out of range: ParseInt gives ±max
+			e = limit
+			if strings.HasPrefix(exp, "-") {
+				e = -limit
+			}
+		}
+		shift += max(-limit, min(e, limit))
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	shift += len(digits) - len(trimmed)
+	if shift < 0 {
+		return 0, errNotInteger
+	}
+	if len(trimmed)+shift > 20 { // 2^64 has 20 digits
+		return 0, errTooLarge
+	}
+	v, err := strconv.ParseUint(trimmed+strings.Repeat("0", shift), 10, 64)
+	if err != nil {
+		return 0, errTooLarge
+	}
+	return v, nil
 }
 
 var (

@@ -106,19 +106,16 @@ type Request struct {
 	Method    string
 	URL       *url.URL
 	Header    http.Header
-	// Timeout bounds this request, on top of the context's deadline,
-	// counted from when a request slot is free; 0 means the timeout set
-	// with WithRequestTimeout, if any.
-	Timeout time.Duration
-	// Secrets are scrubbed from any text the upstream sends back, as a
-	// last line of defence should a cloud echo one.
+	// Secrets are redacted, in every form (see Redactor), from any text
+	// the upstream sends back in an error or a request id, should a
+	// cloud or a gateway echo one.
 	Secrets []string
 }
 
 type requestTimeoutKey struct{}
 
-// WithRequestTimeout returns a context under which each request that sets
-// no Timeout of its own is bounded by d, counted from when it is sent, not
+// WithRequestTimeout returns a context under which each request is
+// bounded by d, on top of the context's deadline, counted from when it is sent, not
 // from when it began to wait for a free request slot: a target's timeout
 // must not run out while other targets' requests hold every slot.
 func WithRequestTimeout(ctx context.Context, d time.Duration) context.Context {
@@ -147,11 +144,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: fmt.Errorf("waiting for a free request slot: %w", ctx.Err())}
 		}
 	}
-	timeout := req.Timeout
-	if timeout == 0 {
-		timeout, _ = ctx.Value(requestTimeoutKey{}).(time.Duration)
-	}
-	if timeout > 0 {
+	if timeout, _ := ctx.Value(requestTimeoutKey{}).(time.Duration); timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
@@ -168,6 +161,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 }
 
 func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
+	redactor := NewRedactor(req.Secrets...)
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -184,7 +178,9 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 	httpResp, err := c.http.Do(httpReq)
 	if err != nil {
-		return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: unwrapURLError(err)}
+		// The cause can quote what upstream sent (a malformed status
+		// line, for one), so it is redacted like an answer.
+		return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: redactor.Error(unwrapURLError(err))}
 	}
 	defer httpResp.Body.Close()
 
@@ -193,12 +189,13 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 		StatusCode: httpResp.StatusCode,
 		Header:     httpResp.Header,
 		Body:       body,
-		RequestID:  requestIDFromHeader(httpResp.Header),
+		// Upstream's text, printed in every error about this answer.
+		RequestID: cut(redactor.Text(requestIDFromHeader(httpResp.Header))),
 	}
 	if readErr != nil {
 		// The status line arrived, so the request is counted with its
 		// code, but the answer is unusable.
-		return resp, &TransportError{Service: req.Service, Operation: req.Operation, StatusCode: resp.StatusCode, RequestID: resp.RequestID, Err: readErr}
+		return resp, &TransportError{Service: req.Service, Operation: req.Operation, StatusCode: resp.StatusCode, RequestID: resp.RequestID, Err: redactor.Error(readErr)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp, newAPIError(req, resp)

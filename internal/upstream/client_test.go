@@ -206,9 +206,8 @@ func TestRequestTimeout(t *testing.T) {
 		case <-r.Context().Done():
 		}
 	})
-	req := request(t, srv.URL)
-	req.Timeout = 50 * time.Millisecond
-	_, err := New(Options{}).Do(context.Background(), req)
+	ctx := WithRequestTimeout(context.Background(), 50*time.Millisecond)
+	_, err := New(Options{}).Do(ctx, request(t, srv.URL))
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want deadline exceeded", err)
 	}

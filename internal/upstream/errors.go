@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 )
 
@@ -55,6 +54,52 @@ func (e *APIError) Error() string {
 		b.WriteString(" [request id " + e.RequestID + "]")
 	}
 	return b.String()
+}
+
+// redact sanitises and redacts the fields from upstream: as one text, so
+// that a secret that upstream split across two fields is found, and as
+// the parts of the line Error prints, so that one completed by the words
+// between them is; then it cuts them, so that a cut never leaves a part
+// of a secret unrecognised.
+func (e *APIError) redact(r *Redactor) {
+	fields := []*string{&e.Code, &e.Message, &e.Detail, &e.RequestID}
+	joined := r.Fields(e.Code, e.Message, e.Detail, e.RequestID)
+	for i, f := range fields {
+		*f = joined[i]
+	}
+	var parts []string
+	index := make([]int, len(fields)) // of each field in parts, -1 if not printed
+	add := func(sep string, field int) {
+		parts = append(parts, sep)
+		index[field] = len(parts)
+		parts = append(parts, *fields[field])
+	}
+	parts = append(parts, fmt.Sprintf("%s %s: HTTP %d", e.Service, e.Operation, e.StatusCode))
+	for i := range index {
+		index[i] = -1
+	}
+	if e.Code != "" {
+		add(" ", 0)
+	}
+	if e.Message != "" {
+		add(": ", 1)
+	}
+	if e.Detail != "" && e.Detail != e.Message {
+		add(" (", 2)
+		parts = append(parts, ")")
+	}
+	if e.RequestID != "" {
+		add(" [request id ", 3)
+		parts = append(parts, "]")
+	}
+	out := r.Fields(parts...)
+	for i, f := range fields {
+		if index[i] >= 0 {
+			*f = out[index[i]]
+		}
+		*f = cut(*f)
+	}
+	e.EncodedAuthorizationMessage = r.Value(e.EncodedAuthorizationMessage)
 }
 
 // TransportError means no usable answer came: the connection failed, the
@@ -129,10 +174,7 @@ func newAPIError(req Request, resp *Response) *APIError {
 	if e.Message == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	e.Code = scrub(e.Code, req.Secrets)
-	e.Message = scrub(e.Message, req.Secrets)
-	e.Detail = scrub(e.Detail, req.Secrets)
-	e.RequestID = scrub(e.RequestID, req.Secrets)
+	e.redact(NewRedactor(req.Secrets...))
 	return e
 }
 
@@ -202,22 +244,14 @@ func firstNonEmpty(values ...string) string {
 	return ""
 }
 
-// scrub removes secrets, control characters and excess length from text
-// that came from upstream before it can reach a log line.
-func scrub(s string, secrets []string) string {
-	s = Redact(s, secrets)
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) { // C0, DEL and C1 (NEL is a line break to some)
-			return ' '
-		}
-		return r
-	}, s)
-	if len(s) > maxErrorText {
-		cut := maxErrorText
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
+// cut bounds text from upstream that has been redacted already.
+func cut(s string) string {
+	if len(s) <= maxErrorText {
+		return s
 	}
-	return s
+	n := maxErrorText
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -77,8 +78,9 @@ func FuzzParseDecimalString(f *testing.F) {
 }
 
 // FuzzParseInteger checks ParseInteger the same way: a valid Amount comes
-// only from a bare JSON number that is a non-negative integer within 64
-// bits, and formatting the value gives back exactly the number's text.
+// only from a bare JSON number that is an exact non-negative integer
+// within 64 bits, in any notation (-0, 1e3, 1.0), with the value that
+// math/big gives it; a plain integer formats back to exactly its text.
 func FuzzParseInteger(f *testing.F) {
 	f.Add([]byte(`2147483647`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
@@ -93,31 +95,54 @@ func FuzzParseInteger(f *testing.F) {
 			return
 		}
 		text := string(raw)
+		want, ok := integerOracle(text)
 		if err != nil {
 			if got != (Amount{}) {
 				t.Fatalf("%q: error %v came with the Amount %+v", raw, err, got)
 			}
 			checkAmountError(t, raw, err)
-			if json.Valid(raw) {
-				if v, ok := decimalOracle(text); ok {
-					t.Fatalf("%q: rejected the integer %d: %v", raw, v, err)
-				}
-				if strings.HasPrefix(text, "-") && isDigits(text[1:]) && !errors.Is(err, errNegative) {
-					t.Fatalf("%q: a negative integer gave %v, want %v", raw, err, errNegative)
-				}
+			if ok {
+				t.Fatalf("%q: rejected the integer %d: %v", raw, want, err)
+			}
+			if json.Valid(raw) && strings.HasPrefix(text, "-") && isDigits(text[1:]) && strings.Trim(text[1:], "0") != "" && !errors.Is(err, errNegative) {
+				t.Fatalf("%q: a negative integer gave %v, want %v", raw, err, errNegative)
 			}
 			return
 		}
 		if !got.Valid {
 			t.Fatalf("%q: no error but a not-valid Amount", raw)
 		}
-		if !json.Valid(raw) || !isDigits(text) {
-			t.Fatalf("%q: accepted as %d, but it is not a bare JSON integer", raw, got.Value)
+		if !ok || got.Value != want {
+			t.Fatalf("%q: accepted as %d; oracle says %d (ok=%v)", raw, got.Value, want, ok)
 		}
-		if canon := strconv.FormatUint(got.Value, 10); canon != text {
+		if canon := strconv.FormatUint(got.Value, 10); isDigits(text) && canon != text {
 			t.Fatalf("%q: %d re-formats to %q, want %q", raw, got.Value, canon, text)
 		}
 	})
+}
+
+var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
+
+// integerOracle tells whether text is a JSON number whose value is an
+// integer in [0, 2^64), and which, with math/big. An exponent beyond the
+// text's length decides alone: no number that long has the zeros to
+// cancel it, or fits in 64 bits with it.
+func integerOracle(text string) (uint64, bool) {
+	if !jsonNumber.MatchString(text) {
+		return 0, false
+	}
+	mantissa, exp, _ := strings.Cut(strings.ToLower(text), "e")
+	if strings.Trim(mantissa, "-0.") == "" {
+		return 0, true
+	}
+	if e, err := strconv.Atoi(exp); exp != "" && (err != nil || e > len(text)+25 || e < -len(text)-25) {
+		return 0, false
+	}
+	r, ok := new(big.Rat).SetString(text)
+	if !ok || !r.IsInt() || r.Sign() < 0 || !r.Num().IsUint64() {
+		return 0, false
+	}
+	return r.Num().Uint64(), true
 }
 
 // decoderShaped tells whether raw could be a json.RawMessage the decoder
