@@ -50,6 +50,8 @@ type Client struct {
 	mu       sync.Mutex
 	token    *cachedToken // nil until the first fetch or after a rejection
 	fetching *tokenFetch  // the token request in flight, if any
+	// notes about token answers, for the next Usage to report once
+	notes []string
 }
 
 // NewClient returns a Client that sends its requests through http to the
@@ -87,14 +89,18 @@ func (c *Client) endpoint(query url.Values, segments ...string) *url.URL {
 	return &u
 }
 
-// secrets lists what must never leave this package in error text.
+// secrets lists what must never leave this package, in any form: the
+// library secret, the access token a request carries and the one cached,
+// which may differ while a token is replaced.
 func (c *Client) secrets(accessToken string) []string {
 	s := []string{c.creds.LibrarySecret}
 	if accessToken != "" {
 		s = append(s, accessToken)
 	}
+	c.mu.Lock()
+	if c.token != nil && c.token.value != accessToken {
+		s = append(s, c.token.value)
+	}
+	c.mu.Unlock()
 	return s
 }
-
-// scrub replaces secrets in text taken from an upstream answer.
-func scrub(s string, secrets []string) string { return upstream.Redact(s, secrets) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,11 +25,17 @@ const (
 	// maxTokenLifetime keeps an absurd expiresIn from overflowing
 	// time.Duration; it is the longest period any SMH SDK documents.
 	maxTokenLifetime = 10 * 365 * 24 * time.Hour
+	// defaultTokenPeriod is the lifetime SMH gives a token when no period
+	// is asked for.
+	defaultTokenPeriod = 24 * time.Hour
 )
 
 type cachedToken struct {
 	value     string
 	refreshAt time.Time
+	// notes are about the answer that brought the token, for Usage to
+	// report.
+	notes []string
 }
 
 // tokenFetch is one token request that any number of callers wait for.
@@ -100,6 +107,7 @@ func (c *Client) runFetch(ctx context.Context, f *tokenFetch) {
 	c.mu.Lock()
 	if err == nil {
 		c.token = token
+		c.notes = append(c.notes, token.notes...)
 	}
 	c.fetching = nil
 	f.token, f.err = token, err
@@ -131,9 +139,28 @@ func isAuthFailure(err error) bool {
 	return false
 }
 
+// takeNotes returns the notes about token answers not yet reported, so
+// that each is reported once.
+func (c *Client) takeNotes() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	notes := c.notes
+	c.notes = nil
+	return notes
+}
+
 type tokenAnswer struct {
-	AccessToken string `json:"accessToken"`
-	ExpiresIn   int64  `json:"expiresIn"`
+	AccessToken string          `json:"accessToken"`
+	ExpiresIn   json.RawMessage `json:"expiresIn"`
+}
+
+// requestedPeriod is the token lifetime asked for, in whole seconds as
+// sent, or 0 when none is.
+func (c *Client) requestedPeriod() int64 {
+	if p := c.creds.TokenPeriod; p > 0 {
+		return max(int64(p/time.Second), 1)
+	}
+	return 0
 }
 
 // fetchToken asks SMH for a new access token.
@@ -144,11 +171,7 @@ func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
 	if c.creds.Grant != "" {
 		q.Set("grant", c.creds.Grant)
 	}
-	if p := c.creds.TokenPeriod; p > 0 {
-		secs := int64(p / time.Second)
-		if secs < 1 {
-			secs = 1
-		}
+	if secs := c.requestedPeriod(); secs > 0 {
 		q.Set("period", strconv.FormatInt(secs, 10))
 	}
 	// The lifetime counts from before the request was sent, so the cached
@@ -165,29 +188,49 @@ func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
 		return nil, err
 	}
 
-	decodeErr := func(err error) error {
-		return &upstream.DecodeError{Service: service, Operation: "token", RequestID: resp.RequestID, Err: err}
-	}
 	var answer tokenAnswer
 	// The json error text names types and offsets only, never the values,
 	// so it cannot carry the token.
 	if err := json.Unmarshal(resp.Body, &answer); err != nil {
-		return nil, decodeErr(err)
+		return nil, tokenDecodeError(resp, err)
 	}
 	if answer.AccessToken == "" {
-		return nil, decodeErr(errors.New("no accessToken"))
+		return nil, tokenDecodeError(resp, errors.New("no accessToken"))
 	}
-	if answer.ExpiresIn <= 0 {
-		return nil, decodeErr(errors.New("expiresIn is " + strconv.FormatInt(answer.ExpiresIn, 10) + ", want a positive number of seconds"))
+	// From here on, text about the answer could quote the new token.
+	redactor := upstream.NewRedactor(c.creds.LibrarySecret, answer.AccessToken)
+	var notes []string
+	var secs uint64
+	switch v, err := upstream.ParseInteger(answer.ExpiresIn); {
+	case err != nil:
+		return nil, tokenDecodeError(resp, redactor.Error(fmt.Errorf("expiresIn: %w", err)))
+	case !v.Valid:
+		// Not sent (or null): the token lives for the period asked for,
+		// which SMH applies on every use.
+		period := time.Duration(c.requestedPeriod()) * time.Second
+		if period == 0 {
+			period = defaultTokenPeriod
+		}
+		secs = uint64(period / time.Second)
+		notes = append(notes, fmt.Sprintf("token answer has no expiresIn; taken as the requested period of %v", period))
+	case v.Value == 0:
+		return nil, tokenDecodeError(resp, errors.New("expiresIn is 0, want a positive number of seconds"))
+	default:
+		secs = v.Value
 	}
 	lifetime := maxTokenLifetime
-	if answer.ExpiresIn < int64(maxTokenLifetime/time.Second) {
-		lifetime = time.Duration(answer.ExpiresIn) * time.Second
+	if secs < uint64(maxTokenLifetime/time.Second) {
+		lifetime = time.Duration(secs) * time.Second
 	}
 	return &cachedToken{
 		value:     answer.AccessToken,
 		refreshAt: issued.Add(lifetime - refreshMargin(lifetime)),
+		notes:     notes,
 	}, nil
+}
+
+func tokenDecodeError(resp *upstream.Response, err error) error {
+	return &upstream.DecodeError{Service: service, Operation: "token", RequestID: resp.RequestID, Err: err}
 }
 
 // refreshMargin is how long before its expiry a token of the given

@@ -84,6 +84,7 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
 		all.Skipped = append(all.Skipped, u.Skipped...)
 	}
 	noteMissing(all, spaceIDs)
+	all.Skipped = append(all.Skipped, c.takeNotes()...)
 	return all, nil
 }
 
@@ -147,6 +148,7 @@ func (c *Client) usage(ctx context.Context, token string, spaceIDs []string) (*U
 		q.Set("user_id", c.creds.UserID)
 	}
 	secrets := c.secrets(token)
+	redactor := upstream.NewRedactor(secrets...)
 	resp, err := c.http.Do(ctx, upstream.Request{
 		Service:   service,
 		Operation: "usage",
@@ -157,9 +159,9 @@ func (c *Client) usage(ctx context.Context, token string, spaceIDs []string) (*U
 	if err != nil {
 		return nil, err
 	}
-	u, err := decodeUsage(resp.Body, secrets)
+	u, err := decodeUsage(resp.Body, redactor)
 	if err != nil {
-		return nil, &upstream.DecodeError{Service: service, Operation: "usage", RequestID: resp.RequestID, Err: err}
+		return nil, &upstream.DecodeError{Service: service, Operation: "usage", RequestID: resp.RequestID, Err: redactor.Error(err)}
 	}
 	return u, nil
 }
@@ -171,14 +173,17 @@ type spaceAnswer struct {
 	Size           json.RawMessage `json:"size"`
 }
 
-// decodeUsage reads a usage answer. Errors describe the shape of what was
-// wrong but never quote the body, which is not scrubbed.
-func decodeUsage(body []byte, secrets []string) (*Usage, error) {
-	// A secret echoed as is goes before decoding, as in the Huawei client;
-	// one echoed JSON-escaped is caught whole in the notes, which never
-	// quote a piece of a long value (upstream.Quote).
-	body = upstream.RedactBytes(body, secrets)
-	if kind := jsonKind(body); kind != "an array" {
+// decodeUsage reads a usage answer. Every string is redacted as decoded
+// (r.JSON), so a space id, which becomes a label, holds no secret in any
+// form, whatever escapes upstream used; notes are redacted once written,
+// since quoting could spell one. Errors describe the shape of what was
+// wrong, never a value.
+func decodeUsage(body []byte, r *upstream.Redactor) (*Usage, error) {
+	body = r.JSON(body)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, errors.New("want a JSON array of spaces, got an empty body")
+	}
+	if kind := upstream.JSONKind(body); kind != "an array" {
 		return nil, fmt.Errorf("want a JSON array of spaces, got %s", kind)
 	}
 	var elems []json.RawMessage
@@ -187,7 +192,7 @@ func decodeUsage(body []byte, secrets []string) (*Usage, error) {
 	}
 	u := &Usage{Spaces: make([]SpaceUsage, 0, len(elems))}
 	for i, raw := range elems {
-		if kind := jsonKind(raw); kind != "an object" {
+		if kind := upstream.JSONKind(raw); kind != "an object" {
 			return nil, fmt.Errorf("element %d: want an object, got %s", i, kind)
 		}
 		var a spaceAnswer
@@ -197,7 +202,7 @@ func decodeUsage(body []byte, secrets []string) (*Usage, error) {
 		if a.SpaceID == nil || *a.SpaceID == "" {
 			return nil, fmt.Errorf("element %d: no spaceId", i)
 		}
-		s := SpaceUsage{SpaceID: *a.SpaceID}
+		s := SpaceUsage{SpaceID: r.Value(*a.SpaceID)}
 		for _, f := range []struct {
 			name string
 			raw  json.RawMessage
@@ -209,7 +214,7 @@ func decodeUsage(body []byte, secrets []string) (*Usage, error) {
 		} {
 			v, err := upstream.ParseDecimalString(f.raw)
 			if err != nil {
-				u.Skipped = append(u.Skipped, scrub(fmt.Sprintf("space %q %s: %v", s.SpaceID, f.name, err), secrets))
+				u.Skipped = append(u.Skipped, r.Text(fmt.Sprintf("space %q %s: %v", s.SpaceID, f.name, err)))
 				continue
 			}
 			*f.dst = v
@@ -217,28 +222,4 @@ func decodeUsage(body []byte, secrets []string) (*Usage, error) {
 		u.Spaces = append(u.Spaces, s)
 	}
 	return u, nil
-}
-
-// jsonKind names the kind of JSON value b starts with.
-func jsonKind(b []byte) string {
-	b = bytes.TrimLeft(b, " \t\r\n")
-	if len(b) == 0 {
-		return "an empty body"
-	}
-	switch b[0] {
-	case '[':
-		return "an array"
-	case '{':
-		return "an object"
-	case '"':
-		return "a string"
-	case 'n':
-		return "null"
-	case 't', 'f':
-		return "a boolean"
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return "a number"
-	default:
-		return "something that is not JSON"
-	}
 }
