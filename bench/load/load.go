@@ -13,9 +13,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-const scrapeTimeoutHeader = "X-Prometheus-Scrape-Timeout-Seconds"
+	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
+)
 
 // Endpoints the clients scrape.
 const (
@@ -120,7 +120,7 @@ func scrapeOnce(client *http.Client, u string, want int) (kind, detail string) {
 	if err != nil {
 		return "request", err.Error()
 	}
-	req.Header.Set(scrapeTimeoutHeader, "10")
+	req.Header.Set(benchutil.ScrapeTimeoutHeader, "10")
 	resp, err := client.Do(req)
 	if err != nil {
 		return "transport error", err.Error()
@@ -131,7 +131,7 @@ func scrapeOnce(client *http.Client, u string, want int) (kind, detail string) {
 		return "transport error (body)", err.Error()
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Sprintf("HTTP %d", resp.StatusCode), string(bytes.TrimSpace(firstLine(body)))
+		return fmt.Sprintf("HTTP %d", resp.StatusCode), benchutil.FirstLine(body)
 	}
 	ups := 0
 	for line := range bytes.Lines(body) {
@@ -152,13 +152,6 @@ func scrapeOnce(client *http.Client, u string, want int) (kind, detail string) {
 		return "wrong number of cloudquota_up", fmt.Sprintf("%d samples", ups)
 	}
 	return "", ""
-}
-
-func firstLine(b []byte) []byte {
-	if i := bytes.IndexByte(b, '\n'); i >= 0 {
-		return b[:i]
-	}
-	return b
 }
 
 // reloadStats counts the reloader's results.
@@ -214,7 +207,7 @@ func (rs *reloadStats) reload(base, path string, v variant) {
 		want = http.StatusOK
 	}
 	if resp.StatusCode != want {
-		rs.unexpected.add(fmt.Sprintf("%s: HTTP %d, want %d", v.name, resp.StatusCode, want), string(bytes.TrimSpace(firstLine(body))))
+		rs.unexpected.add(fmt.Sprintf("%s: HTTP %d, want %d", v.name, resp.StatusCode, want), benchutil.FirstLine(body))
 		return
 	}
 	if !v.valid {
@@ -231,7 +224,7 @@ func (rs *reloadStats) reload(base, path string, v variant) {
 	var presp *http.Response
 	for attempt := 0; ; attempt++ {
 		req, _ := http.NewRequest(http.MethodGet, base+"/probe?target="+extraTarget, nil)
-		req.Header.Set(scrapeTimeoutHeader, "10")
+		req.Header.Set(benchutil.ScrapeTimeoutHeader, "10")
 		presp, err = reloadClient.Do(req)
 		if err != nil {
 			rs.unexpected.add("swap check: transport error", err.Error())
@@ -257,7 +250,7 @@ func (rs *reloadStats) reload(base, path string, v variant) {
 
 // sighupper sends SIGHUP every interval until stop closes (Linux only), and
 // returns how many it sent.
-func sighupper(p *process, interval time.Duration, stop <-chan struct{}) int {
+func sighupper(e *benchutil.Exporter, interval time.Duration, stop <-chan struct{}) int {
 	if runtime.GOOS != "linux" || interval <= 0 {
 		return 0
 	}
@@ -270,17 +263,8 @@ func sighupper(p *process, interval time.Duration, stop <-chan struct{}) int {
 			return sent
 		case <-ticker.C:
 		}
-		if err := p.cmd.Process.Signal(syscall.SIGHUP); err == nil {
+		if err := e.Signal(syscall.SIGHUP); err == nil {
 			sent++
 		}
 	}
-}
-
-// percentile of sorted durations, nearest rank.
-func percentile(sorted []time.Duration, p float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(float64(len(sorted))*p+0.999999) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }

@@ -1,146 +1,71 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
+	"github.com/cloudquota/cloudquota_exporter/config"
 )
 
-// exporterProc is a running exporter binary.
-type exporterProc struct {
-	cmd     *exec.Cmd
-	pid     int
-	base    string // http://127.0.0.1:PORT
-	logPath string
-	exited  chan struct{}
-	waitErr error
-}
-
-// freePort asks the kernel for a free loopback port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
+// startExporter writes the scenario's configuration, checked first so that
+// a bad one is the harness's fault, found before any exporter runs; then it
+// runs the exporter on a free loopback port, logging to base.log, and waits
+// until it is ready.
+func startExporter(ctx context.Context, o *options, bin, base string, sc scenario, f *fleet) (*benchutil.Exporter, error) {
+	cfgPath := base + ".yml"
+	yaml := f.configYAML(o.targetTimeout, sc.cacheTTL)
+	if _, err := config.Parse([]byte(yaml), cfgPath, false); err != nil {
+		return nil, fmt.Errorf("generated configuration is invalid: %w", err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// startExporter runs the binary on a free loopback port and waits until
-// /-/ready answers 200.
-func startExporter(ctx context.Context, bin, configPath, logPath string, concurrency int) (*exporterProc, error) {
-	port, err := freePort()
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		return nil, err
+	}
+	addr, err := benchutil.FreePort()
 	if err != nil {
 		return nil, fmt.Errorf("finding a free port: %w", err)
 	}
-	logFile, err := os.Create(logPath)
+	exp, err := benchutil.Start(bin, addr, base+".log", "--config.file="+cfgPath, "--scrape.concurrency="+strconv.Itoa(sc.concurrency))
 	if err != nil {
 		return nil, err
 	}
-	defer logFile.Close() // the child has its own descriptor
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
-		"--config.file="+configPath,
-		"--web.listen-address="+addr,
-		"--scrape.concurrency="+strconv.Itoa(concurrency),
-	)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the exporter: %w", err)
+	if err := exp.WaitReady(ctx, 30*time.Second); err != nil {
+		return nil, err
 	}
-	p := &exporterProc{cmd: cmd, pid: cmd.Process.Pid, base: "http://" + addr, logPath: logPath, exited: make(chan struct{})}
-	go func() { p.waitErr = cmd.Wait(); close(p.exited) }()
-
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-p.exited:
-			return nil, fmt.Errorf("exporter exited during start-up (%v); log:\n%s", p.waitErr, p.logTail(20))
-		case <-ctx.Done():
-			p.stop()
-			return nil, ctx.Err()
-		default:
-		}
-		resp, err := client.Get(p.base + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return p, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			p.stop()
-			return nil, fmt.Errorf("exporter not ready on %s after 30s; log:\n%s", addr, p.logTail(20))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return exp, nil
 }
 
-// stop sends SIGTERM, then SIGKILL if the exporter has not ended in 10s.
-func (p *exporterProc) stop() {
-	select {
-	case <-p.exited:
-		return
-	default:
-	}
-	p.cmd.Process.Signal(syscall.SIGTERM) //nolint:errcheck // may have exited
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		p.cmd.Process.Kill() //nolint:errcheck
-		<-p.exited
-	}
-}
-
-// alive reports an error when the exporter has exited.
-func (p *exporterProc) alive() error {
-	select {
-	case <-p.exited:
-		return fmt.Errorf("exporter exited (%v); log:\n%s", p.waitErr, p.logTail(20))
-	default:
-		return nil
-	}
-}
-
-// logTail returns the last n lines of the exporter's log.
-func (p *exporterProc) logTail(n int) string {
-	data, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return "(no log: " + err.Error() + ")"
-	}
-	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// logCount counts log lines at level warn or error.
-func (p *exporterProc) logCount() int {
-	data, err := os.ReadFile(p.logPath)
-	if err != nil {
-		return 0
-	}
+// warnLines counts log lines at level warn or error.
+func warnLines(log string) int {
 	n := 0
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		if l := sc.Text(); strings.Contains(l, "level=warn") || strings.Contains(l, "level=error") {
-			n++
+	for _, c := range benchutil.CountLog(log) {
+		if c.Level == "warn" || c.Level == "error" {
+			n += c.N
 		}
 	}
 	return n
+}
+
+// cpuSample is the CPU time, in seconds, of the exporter, of the harness
+// and of the whole machine (busy) at one moment.
+type cpuSample struct{ exporter, self, busy float64 }
+
+// sample reads the CPU times; pid 0 leaves the exporter's out.
+func sample(pid int) (cpuSample, error) {
+	var s cpuSample
+	var err0 error
+	if pid != 0 {
+		s.exporter, err0 = cpuSeconds(pid)
+	}
+	self, err1 := cpuSeconds(os.Getpid())
+	busy, err2 := machineBusySeconds()
+	s.self, s.busy = self, busy
+	return s, errors.Join(err0, err1, err2)
 }
 
 // userHZ is the unit of utime and stime in /proc/PID/stat: USER_HZ, which

@@ -26,15 +26,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
-	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
 )
 
@@ -244,18 +241,10 @@ func run(args []string) int {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	bin := o.exporterBin
-	if bin == "" {
-		root, err := benchutil.RepoRoot(o.repo)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "scale:", err)
-			return 1
-		}
-		fmt.Fprintf(os.Stderr, "scale: building the exporter in %s\n", root)
-		if bin, err = benchutil.BuildExporter(root, dir); err != nil {
-			fmt.Fprintln(os.Stderr, "scale:", err)
-			return 1
-		}
+	bin, err := exporterBinary(o, dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "scale:", err)
+		return 1
 	}
 
 	var rows []*row
@@ -291,6 +280,19 @@ func run(args []string) int {
 	return 0
 }
 
+// exporterBinary is -exporter, or the exporter built into dir.
+func exporterBinary(o *options, dir string) (string, error) {
+	if o.exporterBin != "" {
+		return o.exporterBin, nil
+	}
+	root, err := benchutil.RepoRoot(o.repo)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "scale: building the exporter in %s\n", root)
+	return benchutil.BuildExporter(root, dir)
+}
+
 // runScenario runs one scenario against a fresh cloud and exporter.
 func runScenario(ctx context.Context, o *options, bin, dir string, sc scenario) (*row, error) {
 	f, err := startFleet(fleetSpec{service: o.service, targets: sc.targets, resources: o.resources, sites: o.sites, latency: sc.latency})
@@ -298,116 +300,134 @@ func runScenario(ctx context.Context, o *options, bin, dir string, sc scenario) 
 		return nil, err
 	}
 	defer f.close()
-
-	base := filepath.Join(dir, fmt.Sprintf("%s-c%d", sc.id, sc.concurrency))
-	cfgPath := base + ".yml"
-	yaml := f.configYAML(o.targetTimeout, sc.cacheTTL)
-	// Checked here first, so that a bad configuration is the harness's
-	// fault, found before any exporter runs.
-	if _, err := config.Parse([]byte(yaml), cfgPath, false); err != nil {
-		return nil, fmt.Errorf("generated configuration is invalid: %w", err)
-	}
-	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
-		return nil, err
-	}
-	exp, err := startExporter(ctx, bin, cfgPath, base+".log", sc.concurrency)
+	exp, err := startExporter(ctx, o, bin, filepath.Join(dir, fmt.Sprintf("%s-c%d", sc.id, sc.concurrency)), sc, f)
 	if err != nil {
 		return nil, err
 	}
-	defer exp.stop()
-	fmt.Fprintf(os.Stderr, "scale:   exporter pid %d on %s, simulated cloud on %s\n", exp.pid, exp.base, f.cloud.URL)
+	defer exp.Stop(10 * time.Second) //nolint:errcheck // the figures are taken
+	fmt.Fprintf(os.Stderr, "scale:   exporter pid %d on %s, simulated cloud on %s\n", exp.Pid, exp.Base, f.cloud.URL)
 
 	if err := sleep(ctx, o.idleWait); err != nil {
 		return nil, err
 	}
-	r := &row{sc: sc, expectedRequests: f.expectedRequests, expectedSeries: f.expectedSeries}
-	if r.memIdle, err = memory(exp.pid); err != nil {
+	m := &measurement{exp: exp, f: f, sc: sc, r: &row{sc: sc, expectedRequests: f.expectedRequests, expectedSeries: f.expectedSeries}}
+	if m.r.memIdle, err = memory(exp.Pid); err != nil {
 		return nil, err
 	}
-	r.rssIdle = r.memIdle.rss
-
+	m.r.rssIdle = m.r.memIdle.rss
 	// The warm-up, the sequential scrapes and the final HA scrape get the
 	// generous timeout; the HA pair gets its own (runHA).
-	s := newScraper(exp.base, o.scrapeTimeout)
-	counts0 := f.cloud.Counts()
-	warm, err := s.scrape(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("warm-up: %w (%v)", err, exp.alive())
+	m.s = newScraper(exp.Base, o.scrapeTimeout)
+	if err := m.warmUp(ctx); err != nil {
+		return nil, err
 	}
-	warmEnd := time.Now()
-	if err := warm.check(sc.targets); err != nil {
-		return nil, fmt.Errorf("warm-up: %w; exporter log:\n%s", err, exp.logTail(10))
+	if err := m.measure(ctx); err != nil {
+		return nil, err
 	}
-	r.warmDuration = warm.duration
-	r.goroutinesBefore, r.heapBefore = warm.goroutines, warm.heapInuse
-	counts1 := f.cloud.Counts()
-	r.warmTokens = counts1[simcloud.OpSMHToken] - counts0[simcloud.OpSMHToken]
+	if err := m.finish(ctx); err != nil {
+		return nil, err
+	}
+	return m.r, nil
+}
 
-	f.probe.reset(sc.ha)
-	cpu0, err := cpuSeconds(exp.pid)
+// measurement is one scenario's exporter and cloud, and what the phases
+// of runScenario measured so far.
+type measurement struct {
+	exp *benchutil.Exporter
+	f   *fleet
+	sc  scenario
+	s   *scraper
+	r   *row
+
+	warmEnd    time.Time
+	counts1    map[string]int // the cloud's counts after the warm-up
+	counts2    map[string]int // and after the measured scrapes
+	cpu0, cpu1 cpuSample      // before and after the measured scrapes
+	results    []scrapeResult
+}
+
+// warmUp scrapes once, which polls every target and fetches the tokens.
+func (m *measurement) warmUp(ctx context.Context) error {
+	counts0 := m.f.cloud.Counts()
+	warm, err := m.s.scrape(ctx)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("warm-up: %w (%v)", err, m.exp.Alive())
 	}
-	self0, err1 := cpuSeconds(os.Getpid())
-	busy0, err2 := machineBusySeconds()
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
+	m.warmEnd = time.Now()
+	if err := warm.check(m.sc.targets); err != nil {
+		return fmt.Errorf("warm-up: %w; exporter log:\n%s", err, m.exp.LogTail(10))
+	}
+	m.r.warmDuration = warm.duration
+	m.r.goroutinesBefore, m.r.heapBefore = warm.goroutines, warm.heapInuse
+	m.counts1 = m.f.cloud.Counts()
+	m.r.warmTokens = m.counts1[simcloud.OpSMHToken] - counts0[simcloud.OpSMHToken]
+	return nil
+}
+
+// measure runs the measured scrapes (or the HA pair), sampling CPU before
+// and after and the exporter's memory after.
+func (m *measurement) measure(ctx context.Context) error {
+	sc, r := m.sc, m.r
+	m.f.probe.reset(sc.ha)
+	var err error
+	if m.cpu0, err = sample(m.exp.Pid); err != nil {
+		return err
 	}
 	wall0 := time.Now()
-	var results []scrapeResult
 	if sc.ha {
-		results, err = runHA(ctx, exp.base, sc, warmEnd, r, f)
+		m.results, err = runHA(ctx, m.exp.Base, sc, m.warmEnd, r, m.f)
 	} else {
 		for i := 0; i < sc.scrapes && err == nil; i++ {
 			var res scrapeResult
-			if res, err = s.scrape(ctx); err == nil {
+			if res, err = m.s.scrape(ctx); err == nil {
 				err = res.check(sc.targets)
-				results = append(results, res)
+				m.results = append(m.results, res)
 			}
 		}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w (%v); exporter log:\n%s", err, exp.alive(), exp.logTail(10))
+		return fmt.Errorf("%w (%v); exporter log:\n%s", err, m.exp.Alive(), m.exp.LogTail(10))
 	}
-	cpu1, err := cpuSeconds(exp.pid)
-	if err != nil {
-		return nil, err
-	}
-	self1, err1 := cpuSeconds(os.Getpid())
-	busy1, err2 := machineBusySeconds()
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, err
+	if m.cpu1, err = sample(m.exp.Pid); err != nil {
+		return err
 	}
 	// CPU the rest of the machine used meanwhile: anything else running
 	// competes for the same cores and skews durations.
-	r.foreignCPU = max(0, (busy1-busy0)-(cpu1-cpu0)-(self1-self0))
-	r.harnessCPU = self1 - self0
+	c0, c1 := m.cpu0, m.cpu1
+	r.foreignCPU = max(0, (c1.busy-c0.busy)-(c1.exporter-c0.exporter)-(c1.self-c0.self))
+	r.harnessCPU = c1.self - c0.self
 	r.measureWall = time.Since(wall0)
-	if r.memAfter, err = memory(exp.pid); err != nil {
-		return nil, err
+	if r.memAfter, err = memory(m.exp.Pid); err != nil {
+		return err
 	}
 	r.rssAfter, r.rssPeak = r.memAfter.rss, r.memAfter.peak
-	counts2 := f.cloud.Counts()
-	if n := counts2[simcloud.OpHuaweiAuthFailure]; n > 0 {
-		return nil, fmt.Errorf("the simulated gateway refused %d signatures", n)
+	m.counts2 = m.f.cloud.Counts()
+	if n := m.counts2[simcloud.OpHuaweiAuthFailure]; n > 0 {
+		return fmt.Errorf("the simulated gateway refused %d signatures", n)
 	}
+	return nil
+}
 
+// finish derives the row's figures from the measured scrapes.
+func (m *measurement) finish(ctx context.Context) error {
+	sc, r, results := m.sc, m.r, m.results
 	n := len(results)
 	r.scrapes = n
 	durations := make([]time.Duration, n)
 	for i, res := range results {
 		durations[i] = res.duration
 	}
-	r.p50, r.p99 = percentile(durations, 0.50), percentile(durations, 0.99)
+	r.p50, r.p99 = benchutil.Percentile(durations, 0.50), benchutil.Percentile(durations, 0.99)
 	last := results[n-1]
 	if sc.ha {
 		// The last scrapes of the pair overlapped; one more, alone, once
 		// the second scraper's connection is gone, shows what stays.
-		if last, err = s.scrape(ctx); err == nil {
+		var err error
+		if last, err = m.s.scrape(ctx); err == nil {
 			err = last.check(sc.targets)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("final scrape: %w", err)
+			return fmt.Errorf("final scrape: %w", err)
 		}
 	}
 	r.series = last.quotaSamples
@@ -418,19 +438,27 @@ func runScenario(ctx context.Context, o *options, bin, dir string, sc scenario) 
 	r.bodyBytes = last.bytes
 	r.goroutinesAfter, r.heapAfter = last.goroutines, last.heapInuse
 	r.nextGCFirst, r.nextGCLast = results[0].nextGC, last.nextGC
-	r.dataRequests = dataRequests(counts2) - dataRequests(counts1)
-	r.reqPerScrape = float64(r.dataRequests) / float64(n)
-	r.tokensAfterWarm = counts2[simcloud.OpSMHToken] - counts1[simcloud.OpSMHToken]
-	r.cpuPerScrape = (cpu1 - cpu0) / float64(n)
+	m.fillRequests()
+	r.cpuPerScrape = (m.cpu1.exporter - m.cpu0.exporter) / float64(n)
 	r.harnessCPU /= float64(n)
-	r.peakInflight, r.newConns, _ = f.probe.snapshot()
+	r.peakInflight, r.newConns, _ = m.f.probe.snapshot()
+	r.warnLogs = warnLines(m.exp.Log())
+	return nil
+}
+
+// fillRequests derives the request figures and the physical limit: the
+// scrape cannot be faster than its requests, concurrency at a time, each
+// taking the injected latency.
+func (m *measurement) fillRequests() {
+	sc, r := m.sc, m.r
+	r.dataRequests = dataRequests(m.counts2) - dataRequests(m.counts1)
+	r.reqPerScrape = float64(r.dataRequests) / float64(r.scrapes)
+	r.tokensAfterWarm = m.counts2[simcloud.OpSMHToken] - m.counts1[simcloud.OpSMHToken]
 	r.limit, r.ratio = 0, nan
 	if sc.latency > 0 && r.reqPerScrape > 0 && !sc.ha {
 		r.limit = time.Duration(math.Ceil(r.reqPerScrape/float64(sc.concurrency))) * sc.latency
 		r.ratio = float64(r.p50) / float64(r.limit)
 	}
-	r.warnLogs = exp.logCount()
-	return r, nil
 }
 
 // runHA runs two scrapers against the exporter, each scraping once per
@@ -503,17 +531,15 @@ func waitQuiet(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	share := 0.0
 	for time.Now().Before(deadline) {
-		busy0, err1 := machineBusySeconds()
-		self0, err2 := cpuSeconds(os.Getpid())
+		s0, err0 := sample(0)
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}
-		busy1, err3 := machineBusySeconds()
-		self1, err4 := cpuSeconds(os.Getpid())
-		if err := errors.Join(err1, err2, err3, err4); err != nil {
+		s1, err1 := sample(0)
+		if err := errors.Join(err0, err1); err != nil {
 			return err
 		}
-		share = ((busy1 - busy0) - (self1 - self0)) / (2 * float64(runtime.NumCPU()))
+		share = ((s1.busy - s0.busy) - (s1.self - s0.self)) / (2 * float64(runtime.NumCPU()))
 		if share < 0.10 {
 			return nil
 		}
@@ -533,18 +559,6 @@ func sleep(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// percentile is the nearest-rank percentile: with few samples p99 is the
-// slowest.
-func percentile(ds []time.Duration, p float64) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	s := slices.Clone(ds)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	i := int(math.Ceil(p*float64(len(s)))) - 1
-	return s[max(0, min(i, len(s)-1))]
 }
 
 // hostInfo describes the machine, for the report.

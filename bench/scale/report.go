@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
 )
 
 const mib = 1 << 20
@@ -96,9 +98,9 @@ func (r *row) evaluate() {
 	if r.series >= goalSeriesLarge {
 		cpu := time.Duration(r.cpuPerScrape * float64(time.Second))
 		r.add("CPU per scrape", "< "+fmtDur(goalCPU), fmtDur(cpu), cpu < goalCPU)
-		r.add("RSS after load (peak)", fmt.Sprintf("< %d MiB", goalRSSLoaded/mib), fmtMiB(r.rssPeak), r.rssPeak < goalRSSLoaded)
+		r.add("RSS after load (peak)", fmt.Sprintf("< %d MiB", goalRSSLoaded/mib), benchutil.MiB(r.rssPeak), r.rssPeak < goalRSSLoaded)
 	}
-	r.add("RSS idle", fmt.Sprintf("< %d MiB", goalRSSIdle/mib), fmtMiB(r.rssIdle), r.rssIdle < goalRSSIdle)
+	r.add("RSS idle", fmt.Sprintf("< %d MiB", goalRSSIdle/mib), benchutil.MiB(r.rssIdle), r.rssIdle < goalRSSIdle)
 }
 
 // foreignShare is the foreign CPU as a share of the machine's capacity
@@ -168,8 +170,8 @@ func printReport(w io.Writer, o *options, args []string, rows []*row) {
 			r.sc.name(), r.sc.targets, r.series, fmtLatency(r.sc.latency), r.sc.concurrency, scrapes,
 			fmtDur(r.p50), fmtDur(r.p99), r.reqPerScrape, want, r.tokensAfterWarm,
 			fmtDur(time.Duration(r.cpuPerScrape*float64(time.Second))),
-			fmtMiB(r.rssIdle), fmtMiB(r.rssAfter), fmtMiB(r.rssPeak),
-			r.goroutinesBefore, r.goroutinesAfter, fmtMiB(r.heapBefore), fmtMiB(r.heapAfter),
+			benchutil.MiB(r.rssIdle), benchutil.MiB(r.rssAfter), benchutil.MiB(r.rssPeak),
+			r.goroutinesBefore, r.goroutinesAfter, benchutil.MiB(r.heapBefore), benchutil.MiB(r.heapAfter),
 			ratio, 100*r.foreignShare(), r.verdict())
 	}
 	fmt.Fprintln(w, "\nGoals and diagnostics per row:")
@@ -177,8 +179,8 @@ func printReport(w io.Writer, o *options, args []string, rows []*row) {
 		fmt.Fprintf(w, "\n- **%s, concurrency %d**: warm-up scrape %s (%d SMH token requests); peak upstream requests in flight %d (held in the injected latency); new upstream connections %.1f per scrape; answer %s uncompressed; harness (simulated cloud and parsing) CPU %s per scrape; RSS idle %s anon + %s file, after %s anon + %s file; GC heap goal %s at the first measured scrape, %s at the last; %d warn/error log lines; expected series %d.\n",
 			r.sc.name(), r.sc.concurrency, fmtDur(r.warmDuration), r.warmTokens, r.peakInflight,
 			float64(r.newConns)/float64(max(1, r.scrapes)), fmtBytes(r.bodyBytes), fmtDur(time.Duration(r.harnessCPU*float64(time.Second))),
-			fmtMiB(r.memIdle.anon), fmtMiB(r.memIdle.file), fmtMiB(r.memAfter.anon), fmtMiB(r.memAfter.file),
-			fmtMiB(r.nextGCFirst), fmtMiB(r.nextGCLast), r.warnLogs, r.expectedSeries)
+			benchutil.MiB(r.memIdle.anon), benchutil.MiB(r.memIdle.file), benchutil.MiB(r.memAfter.anon), benchutil.MiB(r.memAfter.file),
+			benchutil.MiB(r.nextGCFirst), benchutil.MiB(r.nextGCLast), r.warnLogs, r.expectedSeries)
 		for _, g := range r.goals {
 			verdict := "PASS"
 			if !g.pass {
@@ -207,13 +209,6 @@ func fmtLatency(d time.Duration) string {
 		return "0"
 	}
 	return d.String()
-}
-
-func fmtMiB(b float64) string {
-	if math.IsNaN(b) {
-		return "n/a"
-	}
-	return fmt.Sprintf("%.1f MiB", b/mib)
 }
 
 func fmtBytes(n int) string {

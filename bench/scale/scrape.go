@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -10,8 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/cloudquota/cloudquota_exporter/bench/internal/benchutil"
 )
 
 // scraper plays Prometheus against one exporter: keep-alive connection,
@@ -53,7 +53,7 @@ func (s *scraper) scrape(ctx context.Context) (scrapeResult, error) {
 		return scrapeResult{}, err
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4;q=1,*/*;q=0.1")
-	req.Header.Set("X-Prometheus-Scrape-Timeout-Seconds", strconv.FormatFloat(s.timeout.Seconds(), 'f', -1, 64))
+	req.Header.Set(benchutil.ScrapeTimeoutHeader, strconv.FormatFloat(s.timeout.Seconds(), 'f', -1, 64))
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -66,52 +66,47 @@ func (s *scraper) scrape(ctx context.Context) (scrapeResult, error) {
 		return scrapeResult{}, fmt.Errorf("scrape: reading the answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return scrapeResult{}, fmt.Errorf("scrape: HTTP %d: %s", resp.StatusCode, firstLine(body))
+		return scrapeResult{}, fmt.Errorf("scrape: HTTP %d: %s", resp.StatusCode, benchutil.FirstLine(body))
 	}
-	// Decoded into model samples (not client_model families) so that
-	// the module's direct dependencies stay as they are.
-	decoder := &expfmt.SampleDecoder{
-		Dec:  expfmt.NewDecoder(bytes.NewReader(body), expfmt.ResponseFormat(resp.Header)),
-		Opts: &expfmt.DecodeOptions{Timestamp: model.Now()},
+	samples, err := benchutil.DecodeSamples(body, resp.Header)
+	if err != nil {
+		return scrapeResult{}, fmt.Errorf("scrape: parsing the answer: %w", err)
 	}
 	r := scrapeResult{duration: elapsed, bytes: len(body), goroutines: nan, heapInuse: nan, nextGC: nan, cpuSeconds: nan, rss: nan}
-	for {
-		var samples model.Vector
-		if err := decoder.Decode(&samples); err == io.EOF {
-			break
-		} else if err != nil {
-			return scrapeResult{}, fmt.Errorf("scrape: parsing the answer: %w", err)
-		}
-		for _, sample := range samples {
-			name := string(sample.Metric[model.MetricNameLabel])
-			value := float64(sample.Value)
-			switch name {
-			case "cloudquota_up":
-				if value == 1 {
-					r.up++
-				} else {
-					r.down++
-					r.downTargets = append(r.downTargets, string(sample.Metric["target"]))
-				}
-			case "go_goroutines":
-				r.goroutines = value
-			case "go_memstats_heap_inuse_bytes":
-				r.heapInuse = value
-			case "go_memstats_next_gc_bytes":
-				r.nextGC = value
-			case "process_cpu_seconds_total":
-				r.cpuSeconds = value
-			case "process_resident_memory_bytes":
-				r.rss = value
-			}
-			for _, prefix := range quotaPrefixes {
-				if strings.HasPrefix(name, prefix) {
-					r.quotaSamples++
-				}
-			}
-		}
+	for _, sample := range samples {
+		r.add(sample)
 	}
 	return r, nil
+}
+
+// add takes in one sample of the answer.
+func (r *scrapeResult) add(sample *model.Sample) {
+	name := string(sample.Metric[model.MetricNameLabel])
+	value := float64(sample.Value)
+	switch name {
+	case "cloudquota_up":
+		if value == 1 {
+			r.up++
+		} else {
+			r.down++
+			r.downTargets = append(r.downTargets, string(sample.Metric["target"]))
+		}
+	case "go_goroutines":
+		r.goroutines = value
+	case "go_memstats_heap_inuse_bytes":
+		r.heapInuse = value
+	case "go_memstats_next_gc_bytes":
+		r.nextGC = value
+	case "process_cpu_seconds_total":
+		r.cpuSeconds = value
+	case "process_resident_memory_bytes":
+		r.rss = value
+	}
+	for _, prefix := range quotaPrefixes {
+		if strings.HasPrefix(name, prefix) {
+			r.quotaSamples++
+		}
+	}
 }
 
 // check turns targets down or missing into an error.
@@ -127,12 +122,4 @@ func (r scrapeResult) check(targets int) error {
 		return fmt.Errorf("cloudquota_up reported for %d targets, want %d", r.up, targets)
 	}
 	return nil
-}
-
-func firstLine(b []byte) string {
-	s, _, _ := strings.Cut(string(b), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

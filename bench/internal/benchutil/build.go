@@ -1,5 +1,6 @@
 // Package benchutil holds what the benchmark programs share: finding the
-// repository and building the exporter binary from it.
+// repository, building the exporter from it, running it as a process on a
+// loopback port, and reading and summing up what it answers and logs.
 package benchutil
 
 import (
