@@ -1,9 +1,20 @@
 """Asserts, through the HTTP APIs of a real Prometheus and a real
-Alertmanager, that Prometheus scraped the demo exporter (cloudquota_up is 1
-for every demo target via /metrics and via /probe, all seven quota metric
-families have series, the recording rule produced ratios) and that the
-demo's near-full quota made CloudQuotaAlmostFull arrive at Alertmanager with
-its labels and annotations."""
+Alertmanager:
+
+  up    (default): Prometheus scraped the demo exporter (cloudquota_up is 1
+        for every demo target via /metrics and via /probe, all seven quota
+        metric families have series, the recording rules produced ratios and
+        cloudquota:exporter:up is 1 for both jobs), none of the alerts about
+        the chain breaking fires, and the demo's near-full quota made
+        CloudQuotaAlmostFull arrive at Alertmanager with its labels and
+        annotations;
+  down  (after the exporter was stopped): CloudQuotaExporterDown fires in
+        Prometheus for the /metrics job and every /probe target, and arrives
+        at Alertmanager with its labels and annotations.
+
+Usage: assert_prometheus.py PROMETHEUS_URL ALERTMANAGER_URL [up|down] [NAME]
+NAME is the value of the external label ci_prometheus of that Prometheus:
+only its alerts count at an Alertmanager that several send to."""
 import json
 import sys
 import time
@@ -45,17 +56,37 @@ def check(base):
     return problems
 
 
+PROBED = {"media-prod", "desktops-prod", "audit-prod"}
+CHAIN_ALERTS = ("CloudQuotaExporterDown", "CloudQuotaExporterAbsent", "CloudQuotaReloadFailed",
+                "CloudQuotaCredentialBackingOff", "CloudQuotaClockSkew")
+
+
 def check_recording_rule(base):
+    problems = []
     services = {r["metric"].get("service") for r in query(base, 'cloudquota:usage:ratio{job="cloudquota"}')}
     if services != {"smh", "workspace", "cts"}:
-        return [f"cloudquota:usage:ratio services {sorted(s for s in services if s)}, want smh, workspace, cts"]
-    return []
+        problems.append(f"cloudquota:usage:ratio services {sorted(s for s in services if s)}, want smh, workspace, cts")
+    up = {(r["metric"]["job"], r["value"][1]) for r in query(base, "cloudquota:exporter:up")}
+    if {j for j, _ in up} != {"cloudquota", "cloudquota-probe"} or {v for _, v in up} != {"1"}:
+        problems.append(f"cloudquota:exporter:up is {sorted(up)}, want 1 for jobs cloudquota and cloudquota-probe")
+    return problems
 
 
-def check_alertmanager(am):
+def check_chain_quiet(base):
+    """None of the alerts about the chain breaking is pending or firing."""
+    alerts = query(base, 'ALERTS{alertname=~"%s"}' % "|".join(CHAIN_ALERTS))
+    return [f"{a['metric']['alertname']} is {a['metric']['alertstate']}: {a['metric']}" for a in alerts]
+
+
+def am_alerts(am, name, alertname):
     with urllib.request.urlopen(am + "/api/v2/alerts?active=true", timeout=10) as resp:
         alerts = json.load(resp)
-    almost_full = [a for a in alerts if a["labels"].get("alertname") == "CloudQuotaAlmostFull"]
+    mine = [a for a in alerts if name is None or a["labels"].get("ci_prometheus") == name]
+    return mine, [a for a in mine if a["labels"].get("alertname") == alertname]
+
+
+def check_alertmanager(am, name):
+    alerts, almost_full = am_alerts(am, name, "CloudQuotaAlmostFull")
     if not almost_full:
         return [f"CloudQuotaAlmostFull not at Alertmanager yet (it has {sorted({a['labels'].get('alertname') for a in alerts})})"]
     problems = []
@@ -67,6 +98,33 @@ def check_alertmanager(am):
     if not problems:
         names = sorted({(a["labels"]["target"], a["labels"].get("resource") or a["labels"].get("space_id")) for a in almost_full})
         print(f"Alertmanager received CloudQuotaAlmostFull for {names}")
+    return problems
+
+
+def check_exporter_down(base):
+    firing = query(base, 'ALERTS{alertname="CloudQuotaExporterDown", alertstate="firing"}')
+    got = {(a["metric"]["job"], a["metric"]["instance"]) for a in firing}
+    jobs = {j for j, _ in got}
+    probes = {i for j, i in got if j == "cloudquota-probe"}
+    if "cloudquota" not in jobs or probes != PROBED:
+        return [f"CloudQuotaExporterDown firing for {sorted(got)}, want job cloudquota and the probes {sorted(PROBED)}"]
+    return []
+
+
+def check_alertmanager_down(am, name):
+    alerts, down = am_alerts(am, name, "CloudQuotaExporterDown")
+    got = {(a["labels"].get("job"), a["labels"].get("instance")) for a in down}
+    if "cloudquota" not in {j for j, _ in got} or {i for j, i in got if j == "cloudquota-probe"} != PROBED:
+        return [f"CloudQuotaExporterDown at Alertmanager for {sorted(got)} (it has {sorted({a['labels'].get('alertname') for a in alerts})})"]
+    problems = []
+    for a in down:
+        if a["labels"].get("severity") != "critical":
+            problems.append(f"CloudQuotaExporterDown {a['labels']}: severity is not critical")
+        missing = [k for k in ("summary", "description") if not a["annotations"].get(k)]
+        if missing:
+            problems.append(f"CloudQuotaExporterDown {a['labels']} lacks {missing}")
+    if not problems:
+        print(f"Alertmanager received CloudQuotaExporterDown (critical) for {sorted(got)}")
     return problems
 
 
@@ -86,14 +144,27 @@ def wait_until(what, check, timeout):
 
 
 def main():
+    if len(sys.argv) not in (3, 4, 5) or (len(sys.argv) > 3 and sys.argv[3] not in ("up", "down")):
+        print(__doc__, file=sys.stderr)
+        return 2
     base, am = sys.argv[1], sys.argv[2]
+    phase = sys.argv[3] if len(sys.argv) > 3 else "up"
+    name = sys.argv[4] if len(sys.argv) > 4 else None
+    if phase == "down":
+        if not wait_until("Exporter down", lambda: check_exporter_down(base), 60):
+            return 1
+        print("Prometheus: CloudQuotaExporterDown firing for the /metrics job and the 3 probed targets")
+        return 0 if wait_until("Alertmanager", lambda: check_alertmanager_down(am, name), 60) else 1
     if not wait_until("Prometheus", lambda: check(base), 60):
         return 1
     print("Prometheus: cloudquota_up 1 for all 6 demo targets (/metrics) and 3 probed targets (/probe); all 7 quota families present")
-    if not wait_until("Recording rule", lambda: check_recording_rule(base), 60):
+    if not wait_until("Recording rules", lambda: check_recording_rule(base), 60):
         return 1
-    print("Prometheus: cloudquota:usage:ratio recorded for smh, workspace and cts")
-    if not wait_until("Alertmanager", lambda: check_alertmanager(am), 90):
+    print("Prometheus: cloudquota:usage:ratio recorded for smh, workspace and cts; cloudquota:exporter:up 1 for both jobs")
+    if not wait_until("Chain alerts", lambda: check_chain_quiet(base), 30):
+        return 1
+    print("Prometheus: no exporter-down, absent, reload, back-off or clock alert pending or firing")
+    if not wait_until("Alertmanager", lambda: check_alertmanager(am, name), 90):
         return 1
     return 0
 
