@@ -101,20 +101,21 @@ func (c *Client) secrets() []string {
 	return []string{c.creds.SecretKey, c.creds.SecurityToken}
 }
 
-// scrubBody replaces any credential a cloud echoes in an answer, before
-// any of it can reach a Skipped note or a Resource that gets logged.
-func (c *Client) scrubBody(body []byte) []byte {
-	return upstream.RedactBytes(body, c.secrets())
-}
+// redactor knows the credentials in every form a cloud could echo them.
+func (c *Client) redactor() *upstream.Redactor { return upstream.NewRedactor(c.secrets()...) }
 
-// scrubNotes replaces any credential in notes, catching one that a cloud
-// echoed JSON-escaped, which scrubBody does not see in the raw body.
-func (c *Client) scrubNotes(notes []string) {
-	upstream.RedactAll(notes, c.secrets())
-}
+// scrubBody replaces any credential a cloud echoes in an answer, in any
+// form, before it is decoded: every string whose decoded value holds one
+// is written anew without it, so that no Resource field, site id or note
+// made from the answer carries it (see upstream.Redactor.JSON).
+func (c *Client) scrubBody(body []byte) []byte { return c.redactor().JSON(body) }
+
+// scrubNotes sanitises and redacts notes once written, since quoting a
+// value could spell a credential.
+func (c *Client) scrubNotes(notes []string) { c.redactor().Notes(notes) }
 
 func (c *Client) decodeError(operation string, resp *upstream.Response, err error) error {
-	return &upstream.DecodeError{Service: c.service, Operation: operation, RequestID: resp.RequestID, Err: err}
+	return &upstream.DecodeError{Service: c.service, Operation: operation, RequestID: resp.RequestID, Err: c.redactor().Error(err)}
 }
 
 // String names the client without its secret key or token: fmt prints

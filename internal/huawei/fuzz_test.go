@@ -11,8 +11,10 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -61,7 +63,9 @@ func (rt fzRoundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 //   - an error is a *upstream.DecodeError, one short line, without a
 //     secret or a piece of one;
 //   - on success every resource has a non-empty type taken byte for byte
-//     from its entry, in order; an entry is dropped exactly when its type
+//     from its entry as scrubBody leaves it (every string with a secret in
+//     any form redacted), in order; types, units and the site id hold no
+//     secret in any form; an entry is dropped exactly when its type
 //     is absent, null, empty or not a string, with one note;
 //   - quota and used are valid exactly when they are bare JSON integers
 //     below 2^64 (checked with math/big), with that value; null or absent
@@ -141,6 +145,8 @@ func FuzzQuotas(f *testing.F) {
 			if r.Type != typ {
 				t.Fatalf("entry %d: type %q, want %q", i, r.Type, typ)
 			}
+			fzCheckNoSecret(t, "type", r.Type, input)
+			fzCheckNoSecret(t, "unit", r.Unit, input)
 			if unit, ok := fzString(e["unit"]); !ok {
 				wantNotes++
 			} else if r.Unit != unit {
@@ -168,6 +174,7 @@ func FuzzQuotas(f *testing.F) {
 			} else if siteID != s {
 				t.Fatalf("site_id %q, want %q", siteID, s)
 			}
+			fzCheckNoSecret(t, "site_id", siteID, input)
 		}
 		if len(q.Skipped) != wantNotes {
 			t.Fatalf("%d notes, want %d: %q", len(q.Skipped), wantNotes, q.Skipped)
@@ -192,23 +199,34 @@ func fzString(raw json.RawMessage) (string, bool) {
 }
 
 // fzIntegerAmount is the oracle for a Huawei amount: present tells whether
-// the field carried something other than null.
+// the field carried something other than null. Valid is any JSON number
+// that is an exact integer in [0, 2^64) (-0, 1e3 and 1.0 included), with
+// the value math/big gives it; an exponent beyond the text's length
+// decides alone (no number that long has the zeros to cancel it, or fits
+// in 64 bits with it).
 func fzIntegerAmount(raw json.RawMessage) (a upstream.Amount, present bool) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return upstream.Amount{}, false
 	}
-	s := string(raw)
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return upstream.Amount{}, true
-		}
-	}
-	n, ok := new(big.Int).SetString(s, 10)
-	if !ok || !n.IsUint64() || (len(s) > 1 && s[0] == '0') {
+	text := string(raw)
+	if !fzNumber.MatchString(text) {
 		return upstream.Amount{}, true
 	}
-	return upstream.Some(n.Uint64()), true
+	mantissa, exp, _ := strings.Cut(strings.ToLower(text), "e")
+	if strings.Trim(mantissa, "-0.") == "" {
+		return upstream.Some(0), true
+	}
+	if e, err := strconv.Atoi(exp); exp != "" && (err != nil || e > len(text)+25 || e < -len(text)-25) {
+		return upstream.Amount{}, true
+	}
+	r, ok := new(big.Rat).SetString(text)
+	if !ok || !r.IsInt() || r.Sign() < 0 || !r.Num().IsUint64() {
+		return upstream.Amount{}, true
+	}
+	return upstream.Some(r.Num().Uint64()), true
 }
+
+var fzNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
 
 // fzCheckNoSecret is testutil.CheckNoSecret with this package's secrets.
 func fzCheckNoSecret(t *testing.T, what, out, input string) {

@@ -1,7 +1,6 @@
 package huawei
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,7 +46,7 @@ func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) 
 	if !ok {
 		return nil, q, errors.New(`body has no "resources" field`)
 	}
-	if kind := jsonKind(raw); kind != "an array" {
+	if kind := upstream.JSONKind(raw); kind != "an array" {
 		return nil, q, fmt.Errorf(`"resources" is %s, want an array`, kind)
 	}
 	var elems []json.RawMessage
@@ -96,7 +95,7 @@ func decodeResource(obj map[string]json.RawMessage, index int, skipped *[]string
 // decodeObject requires a JSON object; json.Unmarshal alone would accept
 // null as an empty map.
 func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
-	if kind := jsonKind(raw); kind != "an object" {
+	if kind := upstream.JSONKind(raw); kind != "an object" {
 		return nil, fmt.Errorf("is %s, want a JSON object", kind)
 	}
 	var fields map[string]json.RawMessage
@@ -109,37 +108,12 @@ func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
 // stringField reads an optional string; null or absent is "".
 func stringField(obj map[string]json.RawMessage, name string) (string, error) {
 	raw, ok := obj[name]
-	if !ok || jsonKind(raw) == "null" {
+	if !ok || upstream.JSONKind(raw) == "null" {
 		return "", nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", fmt.Errorf("is %s, want a string", jsonKind(raw))
+		return "", fmt.Errorf("is %s, want a string", upstream.JSONKind(raw))
 	}
 	return s, nil
-}
-
-// jsonKind names the kind of a JSON value from its first byte, for error
-// messages that must not repeat upstream content.
-func jsonKind(raw []byte) string {
-	raw = bytes.TrimLeft(raw, " \t\r\n")
-	if len(raw) == 0 {
-		return "empty"
-	}
-	switch raw[0] {
-	case '{':
-		return "an object"
-	case '[':
-		return "an array"
-	case '"':
-		return "a string"
-	case 't', 'f':
-		return "a boolean"
-	case 'n':
-		return "null"
-	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
-		return "a number"
-	default:
-		return "not JSON"
-	}
 }

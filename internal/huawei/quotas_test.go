@@ -1,12 +1,15 @@
 package huawei
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -53,5 +56,73 @@ func TestPrintingHidesSecrets(t *testing.T) {
 				t.Errorf("%q contains a secret", s)
 			}
 		}
+	}
+}
+
+// A quota answer whose type, unit, site_id or an unusable value carries
+// the secret key or the security token, in any form and with any JSON
+// escaping, gives labels and notes without it.
+func TestQuotasRedactDecodedValues(t *testing.T) {
+	creds := Credentials{AccessKey: "AKREDACT", SecretKey: `SK/Zm"Kq+4= é<&>0123`, SecurityToken: "tokREDACT0123456789abcdefXYZ"}
+	secrets := []string{creds.SecretKey, creds.SecurityToken}
+	base, _ := url.Parse("https://quotas.example.com")
+	for _, secret := range secrets {
+		for _, form := range testutil.SecretForms(secret) {
+			var literals []string // the value as upstream may write it in JSON
+			enc, _ := json.Marshal("v-" + form.Text)
+			literals = append(literals, string(enc))
+			for _, j := range testutil.SecretForms(secret) {
+				if strings.HasPrefix(j.Name, "json") {
+					literals = append(literals, `"v-`+j.Text+`"`)
+				}
+			}
+			for _, lit := range literals {
+				body := `{"resources":[{"type":` + lit + `,"unit":` + lit + `,"quota":` + lit + `,"used":1}],"site_id":` + lit + `}`
+				c := NewClient(upstream.New(upstream.Options{Transport: fzRoundTripper{body: []byte(body)}}), "workspace", base, "p", creds, nil)
+				w, err := c.WorkspaceQuotas(context.Background(), "", "")
+				if err != nil {
+					t.Fatalf("%s form: %v", form.Name, err)
+				}
+				what := form.Name + " form in " + lit
+				if len(w.Resources) != 1 {
+					t.Fatalf("%s: resources %+v", what, w.Resources)
+				}
+				r := w.Resources[0]
+				for name, v := range map[string]string{"type": r.Type, "unit": r.Unit, "site_id": w.SiteID} {
+					if !strings.Contains(v, "<secret>") {
+						t.Errorf("%s: %s %q not redacted", what, name, v)
+					}
+					testutil.CheckNoSecret(t, what+": "+name, v, body, secrets)
+				}
+				if len(w.Skipped) != 1 {
+					t.Errorf("%s: notes %q", what, w.Skipped)
+				}
+				for _, note := range w.Skipped {
+					testutil.CheckNoSecret(t, what+": note", note, body, secrets)
+				}
+				c = NewClient(upstream.New(upstream.Options{Transport: fzRoundTripper{body: []byte(body)}}), "cts", base, "p", creds, nil)
+				q, err := c.CTSQuotas(context.Background())
+				if err != nil || len(q.Resources) != 1 {
+					t.Fatalf("%s: cts %+v, %v", what, q, err)
+				}
+				testutil.CheckNoSecret(t, what+": cts type", q.Resources[0].Type, body, secrets)
+			}
+		}
+	}
+}
+
+// A type that holds no secret is kept byte for byte, control characters
+// and all; one split by a control character is redacted.
+func TestQuotasTypeKeptUnlessSecret(t *testing.T) {
+	creds := Credentials{AccessKey: "AK", SecretKey: "skREDACT0123456789abcdef"}
+	base, _ := url.Parse("https://quotas.example.com")
+	body := `{"resources":[{"type":"Cores\u0001 x","quota":1},{"type":"skREDACT0123\u0001456789abcdef","quota":2}]}`
+	c := NewClient(upstream.New(upstream.Options{Transport: fzRoundTripper{body: []byte(body)}}), "cts", base, "p", creds, nil)
+	q, err := c.CTSQuotas(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Resources[0].Type != "Cores\x01 x" || q.Resources[1].Type != "<secret>" {
+		t.Errorf("types %q, %q", q.Resources[0].Type, q.Resources[1].Type)
 	}
 }
