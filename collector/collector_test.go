@@ -338,7 +338,7 @@ func TestDuplicateAndInvalidLabelsFromUpstream(t *testing.T) {
 			return false
 		}
 		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprintf(w, `{"resources":[{"type":"data_tracker","used":1,"quota":5},{"type":"data_tracker","used":2,"quota":5},{"type":"%s","used":1,"quota":2},{"type":"neg","used":-1,"quota":2}]}`, "bad\xffname")
+		fmt.Fprintf(w, `{"resources":[{"type":"data_tracker","used":1,"quota":5},{"type":"data_tracker","used":2,"quota":5},{"type":"%s","used":1,"quota":2},{"type":"%s","used":3,"quota":4},{"type":"neg","used":-1,"quota":2}]}`, "bad\xffname", "bad\xfename")
 		return true
 	})
 	e, logs, _ := newTestExporter(t, testConfig(t, cloud.URL, ""))
@@ -357,6 +357,64 @@ func TestDuplicateAndInvalidLabelsFromUpstream(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "Skipped an unusable upstream value") {
 		t.Errorf("skipped value not logged:\n%s", logs)
+	}
+	// Repeats, also those that only invalid UTF-8 told apart, are skipped
+	// and logged like any unusable value.
+	if got["cloudquota_cts_quota_used{project_id=\"proj1\",resource=\"bad\uFFFDname\",target=\"audit\"}"] != 1 {
+		t.Errorf("the first of two types equal once mended: want its value kept")
+	}
+	for _, want := range []string{
+		`value="resource \"data_tracker\": sent more than once in the answer; only the first is kept"`,
+		`value="resource \"bad\ufffdname\": sent more than once in the answer; only the first is kept"`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+// A target whose answer would give more samples than its sample_limit
+// fails with a reason that says so; the others stay up.
+func TestSampleLimitFailsTheTarget(t *testing.T) {
+	cloud := newTestCloud(t)
+	cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/v3/") {
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"resources":[{"type":"a","used":1,"quota":5},{"type":"b","used":2,"quota":5},{"type":"c","used":1,"quota":null}]}`)
+		return true
+	})
+	cfg := testConfig(t, cloud.URL, "")
+	for i := range cfg.Targets {
+		if cfg.Targets[i].Name == "audit" {
+			cfg.Targets[i].SampleLimit = 4 // the answer has 5
+		}
+	}
+	e, logs, _ := newTestExporter(t, cfg)
+	got := scrapeOnce(t, e)
+	if got[`cloudquota_up{service="cts",target="audit"}`] != 0 {
+		t.Errorf("target over its sample_limit is up")
+	}
+	if len(withPrefix(got, "cloudquota_cts_")) != 0 {
+		t.Errorf("target over its sample_limit has samples: %v", withPrefix(got, "cloudquota_cts_"))
+	}
+	if got[`cloudquota_up{service="smh",target="media"}`] != 1 {
+		t.Errorf("another target suffered")
+	}
+	if want := "the answer would give 5 quota samples, more than the target's sample_limit of 4"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log lacks %q:\n%s", want, logs)
+	}
+
+	cfg.Targets[len(cfg.Targets)-1].SampleLimit = 0
+	for i := range cfg.Targets {
+		if cfg.Targets[i].Name == "audit" {
+			cfg.Targets[i].SampleLimit = 5
+		}
+	}
+	e.Apply(cfg)
+	if got := scrapeOnce(t, e); got[`cloudquota_up{service="cts",target="audit"}`] != 1 {
+		t.Errorf("target exactly at its sample_limit is down:\n%s", logs)
 	}
 }
 

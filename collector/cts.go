@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // ctsService reads Huawei Cloud Trace Service tracker quotas.
@@ -43,14 +44,14 @@ func newCTSPoll(e *Exporter, s pollSpec) pollFunc {
 	}
 }
 
-func (a ctsAnswer) collect(ch chan<- prometheus.Metric, target string) {
-	seen := labelSets{}
+func (a ctsAnswer) samples(b *sampleBuilder) {
 	for _, r := range a.quotas.Resources {
-		if !seen.first(r.Type) {
+		l, ok := b.labels(func() string { return "resource " + upstream.Quote(r.Type) }, b.target, a.projectID, r.Type)
+		if !ok {
 			continue
 		}
-		gauge(ch, ctsLimitDesc, r.Quota, target, a.projectID, r.Type)
-		gauge(ch, ctsUsedDesc, r.Used, target, a.projectID, r.Type)
+		b.gauge(ctsLimitDesc, r.Quota, l...)
+		b.gauge(ctsUsedDesc, r.Used, l...)
 	}
 }
 

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 
@@ -9,32 +10,67 @@ import (
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
-// labelSets remembers the label sets an answer has sent. A label set
-// upstream repeats is sent once, because a duplicate would make the whole
-// scrape fail.
-type labelSets map[string]struct{}
-
-// first tells whether the label set made of parts is new, and remembers it.
-func (s labelSets) first(parts ...string) bool {
-	key := strings.Join(parts, "\xff")
-	if _, seen := s[key]; seen {
-		return false
-	}
-	s[key] = struct{}{}
-	return true
+// samples are the quota metrics of one answer, built once when the answer
+// arrives and sent as they are by every scrape that serves it, from the
+// cache too, with the notes on the values upstream sent that could not be
+// used.
+type samples struct {
+	metrics []prometheus.Metric
+	skipped []string
 }
 
-// gauge sends one quota sample; a value upstream left null gets none.
-func gauge(ch chan<- prometheus.Metric, desc *prometheus.Desc, a upstream.Amount, labelValues ...string) {
+// sampleBuilder turns one answer into samples, skipping (with a note) what
+// would break the exposition, and counts them against the target's
+// sample_limit without building any beyond it.
+type sampleBuilder struct {
+	target  string
+	limit   int // 0: none
+	count   int
+	samples samples
+	seen    map[string]struct{}
+}
+
+// buildSamples makes the samples of one target's answer, or fails when they
+// would be more than limit (0: no limit).
+func buildSamples(target string, limit int, a answer) (samples, error) {
+	b := &sampleBuilder{target: target, limit: limit, seen: map[string]struct{}{}}
+	b.samples.skipped = append(b.samples.skipped, a.skipped()...)
+	a.samples(b)
+	if limit > 0 && b.count > limit {
+		return samples{}, fmt.Errorf("the answer would give %d quota samples, more than the target's sample_limit of %d: raise sample_limit or split the target", b.count, limit)
+	}
+	return b.samples, nil
+}
+
+// labels returns the label values of one upstream element with invalid
+// UTF-8 mended (it would make the metric unexportable), and false when an
+// element of this answer already had them: a repeated label set would make
+// the whole scrape fail, so only the first is kept and the repeat is noted
+// as skipped with what, which names it.
+func (b *sampleBuilder) labels(what func() string, values ...string) ([]string, bool) {
+	for i, v := range values {
+		if !utf8.ValidString(v) {
+			values[i] = strings.ToValidUTF8(v, "\uFFFD")
+		}
+	}
+	key := strings.Join(values, "\xff")
+	if _, dup := b.seen[key]; dup {
+		b.samples.skipped = append(b.samples.skipped, what()+": sent more than once in the answer; only the first is kept")
+		return nil, false
+	}
+	b.seen[key] = struct{}{}
+	return values, true
+}
+
+// gauge adds one quota sample; a value upstream left null gets none.
+// labelValues start with the target's name.
+func (b *sampleBuilder) gauge(desc *prometheus.Desc, a upstream.Amount, labelValues ...string) {
 	if !a.Valid {
 		return
 	}
-	for i, v := range labelValues {
-		// Label values come from upstream; invalid UTF-8 would make the
-		// metric unexportable, so it is mended rather than dropped.
-		if !utf8.ValidString(v) {
-			labelValues[i] = strings.ToValidUTF8(v, "\uFFFD")
-		}
+	b.count++
+	if b.limit > 0 && b.count > b.limit {
+		return // counted, not built: the target fails anyway
 	}
-	ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(a.Value), labelValues...)
+	b.samples.metrics = append(b.samples.metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(a.Value), labelValues...))
 }

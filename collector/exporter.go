@@ -64,12 +64,13 @@ func (e *Exporter) Apply(cfg *config.Config) {
 		t, ok := oldByKey[key]
 		if !ok {
 			t = &target{
-				name:     tc.Name,
-				service:  tc.Service,
-				timeout:  time.Duration(tc.Timeout),
-				cacheTTL: time.Duration(tc.CacheTTL),
-				logger:   log.With(e.logger, "target", tc.Name, "service", tc.Service),
-				now:      e.now,
+				name:        tc.Name,
+				service:     tc.Service,
+				timeout:     time.Duration(tc.Timeout),
+				cacheTTL:    time.Duration(tc.CacheTTL),
+				sampleLimit: tc.SampleLimit,
+				logger:      log.With(e.logger, "target", tc.Name, "service", tc.Service),
+				now:         e.now,
 			}
 		}
 		// A kept target's poll is built again too: that registers its

@@ -63,7 +63,9 @@ func emitTarget(ch chan<- prometheus.Metric, t *target, out outcome, elapsed tim
 	up := 0.0
 	if out.err == nil {
 		up = 1
-		out.data.collect(ch, t.name)
+		for _, m := range out.samples.metrics {
+			ch <- m
+		}
 	}
 	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, t.name, t.service)
 	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, elapsed.Seconds(), t.name, t.service)

@@ -15,8 +15,8 @@ import (
 // answer is one target's upstream answer as plain values, ready to become
 // metrics. Each service has its own.
 type answer interface {
-	// collect sends the answer's quota samples for the named target.
-	collect(ch chan<- prometheus.Metric, target string)
+	// samples adds the answer's quota samples to b, once per answer.
+	samples(b *sampleBuilder)
 	// skipped lists the single values upstream sent that could not be used.
 	skipped() []string
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/smh"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // smhService reads the capacity and usage of a library's tenant spaces.
@@ -50,15 +51,15 @@ func newSMHPoll(e *Exporter, s pollSpec) pollFunc {
 	}
 }
 
-func (a smhAnswer) collect(ch chan<- prometheus.Metric, target string) {
-	seen := labelSets{}
+func (a smhAnswer) samples(b *sampleBuilder) {
 	for _, s := range a.usage.Spaces {
-		if !seen.first(s.SpaceID) {
+		l, ok := b.labels(func() string { return "space " + upstream.Quote(s.SpaceID) }, b.target, a.libraryID, s.SpaceID)
+		if !ok {
 			continue
 		}
-		gauge(ch, smhCapacityDesc, s.Capacity, target, a.libraryID, s.SpaceID)
-		gauge(ch, smhAvailableDesc, s.Available, target, a.libraryID, s.SpaceID)
-		gauge(ch, smhUsedDesc, s.Used, target, a.libraryID, s.SpaceID)
+		b.gauge(smhCapacityDesc, s.Capacity, l...)
+		b.gauge(smhAvailableDesc, s.Available, l...)
+		b.gauge(smhUsedDesc, s.Used, l...)
 	}
 }
 

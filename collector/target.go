@@ -14,9 +14,9 @@ import (
 
 // outcome is the result of one upstream poll of a target.
 type outcome struct {
-	data answer
-	err  error
-	at   time.Time // when the poll ended
+	samples samples
+	err     error
+	at      time.Time // when the poll ended
 }
 
 // target is the long-lived state of one configured target: its last
@@ -27,6 +27,8 @@ type target struct {
 	service  string
 	timeout  time.Duration
 	cacheTTL time.Duration
+	// sampleLimit bounds the quota samples of one answer; 0: no bound.
+	sampleLimit int
 	// logger has the target's name and service; every finished poll is
 	// logged there once, whatever number of scrapes waited for it.
 	logger log.Logger
@@ -138,7 +140,11 @@ func (t *target) startPoll() *sharedPoll {
 	go func() {
 		defer cancel()
 		data, err := poll(ctx)
-		out := outcome{data: data, err: err, at: t.now()}
+		var built samples
+		if err == nil {
+			built, err = buildSamples(t.name, t.sampleLimit, data)
+		}
+		out := outcome{samples: built, err: err, at: t.now()}
 		t.mu.Lock()
 		p.out = out
 		abandoned := p.abandoned
@@ -172,7 +178,7 @@ func (t *target) lastSuccessTime() time.Time {
 // logOutcome logs a finished poll once, however many scrapes shared it.
 func logOutcome(logger log.Logger, o outcome, abandoned bool) {
 	if o.err == nil {
-		for _, s := range o.data.skipped() {
+		for _, s := range o.samples.skipped {
 			level.Warn(logger).Log("msg", "Skipped an unusable upstream value", "value", s)
 		}
 		return

@@ -2,10 +2,12 @@ package collector
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // workspaceService reads Huawei Cloud Workspace quotas, per site.
@@ -43,15 +45,17 @@ func newWorkspacePoll(e *Exporter, s pollSpec) pollFunc {
 	}
 }
 
-func (a workspaceAnswer) collect(ch chan<- prometheus.Metric, target string) {
-	seen := labelSets{}
+func (a workspaceAnswer) samples(b *sampleBuilder) {
 	for _, site := range a.sites {
 		for _, r := range site.Resources {
-			if !seen.first(site.SiteID, r.Type, r.Unit) {
+			l, ok := b.labels(func() string {
+				return fmt.Sprintf("site %s resource %s unit %s", upstream.Quote(site.SiteID), upstream.Quote(r.Type), upstream.Quote(r.Unit))
+			}, b.target, a.projectID, site.SiteID, r.Type, r.Unit)
+			if !ok {
 				continue
 			}
-			gauge(ch, workspaceLimitDesc, r.Quota, target, a.projectID, site.SiteID, r.Type, r.Unit)
-			gauge(ch, workspaceUsedDesc, r.Used, target, a.projectID, site.SiteID, r.Type, r.Unit)
+			b.gauge(workspaceLimitDesc, r.Quota, l...)
+			b.gauge(workspaceUsedDesc, r.Used, l...)
 		}
 	}
 }

@@ -43,6 +43,8 @@ const (
 	DefaultTimeout = 10 * time.Second
 	// DefaultCacheTTL of zero makes every scrape poll upstream.
 	DefaultCacheTTL time.Duration = 0
+	// DefaultSampleLimit bounds the quota samples of one target's answer.
+	DefaultSampleLimit = 50000
 	// DefaultSMHEndpoint is the smh endpoint when a target sets none.
 	DefaultSMHEndpoint = "https://api.tencentsmh.cn"
 )
@@ -65,6 +67,9 @@ type Global struct {
 	// CacheTTL is how old a result may be and still be served instead of
 	// polling upstream (default 0: poll on every scrape).
 	CacheTTL Duration `yaml:"cache_ttl"`
+	// SampleLimit is the most quota samples one target's answer may give;
+	// a larger answer fails the target (default 50000; 0: no limit).
+	SampleLimit int `yaml:"sample_limit"`
 }
 
 // Credential is a named set of secrets for one provider.
@@ -137,6 +142,9 @@ type Target struct {
 	// CacheTTL is the effective cache TTL: the target's own, else
 	// Global.CacheTTL.
 	CacheTTL Duration `yaml:"cache_ttl"`
+	// SampleLimit is the effective sample limit: the target's own, else
+	// Global.SampleLimit; 0 means none.
+	SampleLimit int `yaml:"sample_limit"`
 }
 
 // Credential returns the credential called name, or nil if there is none.

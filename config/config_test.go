@@ -24,7 +24,7 @@ func TestLoadGood(t *testing.T) {
 	}
 	secrets := filepath.Join("testdata", "secrets")
 	want := &Config{
-		Global: Global{Timeout: Duration(10 * time.Second), CacheTTL: 0},
+		Global: Global{Timeout: Duration(10 * time.Second), CacheTTL: 0, SampleLimit: DefaultSampleLimit},
 		Credentials: []Credential{
 			{
 				Name:              "hw-prod",
@@ -55,6 +55,7 @@ func TestLoadGood(t *testing.T) {
 				Endpoint:    "https://smh1a2b3c.api.tencentsmh.cn",
 				Timeout:     Duration(10 * time.Second),
 				CacheTTL:    0,
+				SampleLimit: DefaultSampleLimit,
 			},
 			{
 				Name:        "desktops-cn-north-4",
@@ -67,6 +68,7 @@ func TestLoadGood(t *testing.T) {
 				AZCode:      "",
 				Timeout:     Duration(10 * time.Second),
 				CacheTTL:    0,
+				SampleLimit: DefaultSampleLimit,
 			},
 			{
 				Name:        "audit-cn-north-4",
@@ -77,6 +79,7 @@ func TestLoadGood(t *testing.T) {
 				ProjectID:   "0a1b2c3d4e5f",
 				Timeout:     Duration(5 * time.Second),
 				CacheTTL:    Duration(60 * time.Second),
+				SampleLimit: 1000,
 			},
 		},
 	}
@@ -239,6 +242,11 @@ func TestLoadMissingFile(t *testing.T) {
 // badFixtures maps each testdata/bad-*.yml to the exact messages it must
 // produce, in order.
 var badFixtures = map[string][]string{
+	"sample-limit": {
+		`line 3: global: sample_limit: "-1" is not a whole number of samples, 0 (no limit) or more`,
+		`line 14: target "media-prod": sample_limit: "1.5" is not a whole number of samples, 0 (no limit) or more`,
+		`line 19: target "media-test": sample_limit: "many" is not a whole number of samples, 0 (no limit) or more`,
+	},
 	"target-name-missing":        {`target #2: name is required`},
 	"credential-name-missing":    {`credential #1: name is required`},
 	"target-name-duplicate":      {`target #2: name "media-prod" is already used by target #1`},

@@ -23,8 +23,9 @@ type rawConfig struct {
 }
 
 type rawGlobal struct {
-	Timeout  rawDuration `yaml:"timeout"`
-	CacheTTL rawDuration `yaml:"cache_ttl"`
+	Timeout     rawDuration `yaml:"timeout"`
+	CacheTTL    rawDuration `yaml:"cache_ttl"`
+	SampleLimit rawCount    `yaml:"sample_limit"`
 }
 
 type rawCredential struct {
@@ -56,6 +57,7 @@ type rawTarget struct {
 	AZCode      string      `yaml:"az_code"`
 	Timeout     rawDuration `yaml:"timeout"`
 	CacheTTL    rawDuration `yaml:"cache_ttl"`
+	SampleLimit rawCount    `yaml:"sample_limit"`
 }
 
 // rawDuration keeps the text and line of a duration so that a bad one is
@@ -76,6 +78,25 @@ func (d *rawDuration) UnmarshalYAML(n *yaml.Node) error {
 		}}
 	}
 	*d = rawDuration{set: true, line: n.Line, text: n.Value}
+	return nil
+}
+
+// rawCount is a whole number as the file wrote it, kept with its line like
+// rawDuration, so that 1.5 or 1e3 is refused rather than truncated.
+type rawCount struct {
+	set  bool
+	line int
+	text string
+	tag  string
+}
+
+func (c *rawCount) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind != yaml.ScalarNode {
+		return &yaml.TypeError{Errors: []string{
+			fmt.Sprintf("line %d: cannot unmarshal %s into int", n.Line, n.ShortTag()),
+		}}
+	}
+	*c = rawCount{set: true, line: n.Line, text: n.Value, tag: n.ShortTag()}
 	return nil
 }
 

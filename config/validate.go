@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -57,9 +58,23 @@ func build(raw *rawConfig, p *problems) *Config {
 
 func (b *builder) global(rg rawGlobal) Global {
 	return Global{
-		Timeout:  b.duration(rg.Timeout, "global", "timeout", Duration(DefaultTimeout), true),
-		CacheTTL: b.duration(rg.CacheTTL, "global", "cache_ttl", Duration(DefaultCacheTTL), false),
+		Timeout:     b.duration(rg.Timeout, "global", "timeout", Duration(DefaultTimeout), true),
+		CacheTTL:    b.duration(rg.CacheTTL, "global", "cache_ttl", Duration(DefaultCacheTTL), false),
+		SampleLimit: b.sampleLimit(rg.SampleLimit, "global", DefaultSampleLimit),
 	}
+}
+
+// sampleLimit checks a sample_limit, or returns def when it was not set.
+func (b *builder) sampleLimit(c rawCount, label string, def int) int {
+	if !c.set {
+		return def
+	}
+	v, err := strconv.Atoi(c.text)
+	if c.tag != "!!int" || err != nil || v < 0 {
+		b.p.addLine(c.line, "%s: sample_limit: %q is not a whole number of samples, 0 (no limit) or more", label, c.text)
+		return def
+	}
+	return v
 }
 
 // duration parses d, or returns def when the key was not set.
@@ -221,6 +236,7 @@ func (b *builder) target(i int, rt *rawTarget, g Global, types map[string]string
 	}
 	t.Timeout = b.duration(rt.Timeout, label, "timeout", g.Timeout, true)
 	t.CacheTTL = b.duration(rt.CacheTTL, label, "cache_ttl", g.CacheTTL, false)
+	t.SampleLimit = b.sampleLimit(rt.SampleLimit, label, g.SampleLimit)
 	return t
 }
 
