@@ -134,6 +134,14 @@ func assertNoSecrets(t *testing.T, err error, issued []string) {
 	}
 }
 
+// answerRaw makes every request of operation op get body, with status 200.
+func (f *testCloud) answerRaw(op, body string) {
+	f.hookOn(op, func(w http.ResponseWriter, _ *http.Request) bool {
+		fmt.Fprint(w, body)
+		return true
+	})
+}
+
 // delayTokens slows the token route, to let callers pile up.
 func (f *testCloud) delayTokens(d time.Duration) {
 	f.hookOn(simcloud.OpSMHToken, func(http.ResponseWriter, *http.Request) bool {
@@ -479,10 +487,7 @@ func TestMalformedBody(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newTestCloud(t)
-			f.hookOn(simcloud.OpSMHUsage, func(w http.ResponseWriter, _ *http.Request) bool {
-				fmt.Fprint(w, body)
-				return true
-			})
+			f.answerRaw(simcloud.OpSMHUsage, body)
 			c, _ := newTestClient(t, f, testCreds())
 			_, err := c.Usage(context.Background(), []string{"s1"})
 			var decErr *upstream.DecodeError
@@ -501,16 +506,15 @@ func TestBadTokenAnswer(t *testing.T) {
 	for name, body := range map[string]string{
 		"zero expiry":     `{"accessToken":"acctk-x","expiresIn":0}`,
 		"negative expiry": `{"accessToken":"acctk-x","expiresIn":-1}`,
-		"no expiry":       `{"accessToken":"acctk-x"}`,
-		"no token":        `{"expiresIn":86400}`,
-		"not json":        `acctk-x`,
+		// A missing expiresIn is no longer an error: the token lives for the
+		// period asked for (TestTokenWithoutExpiresIn).
+		"string expiry": `{"accessToken":"acctk-x","expiresIn":"soon"}`,
+		"no token":      `{"expiresIn":86400}`,
+		"not json":      `acctk-x`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newTestCloud(t)
-			f.hookOn(simcloud.OpSMHToken, func(w http.ResponseWriter, _ *http.Request) bool {
-				fmt.Fprint(w, body)
-				return true
-			})
+			f.answerRaw(simcloud.OpSMHToken, body)
 			c, _ := newTestClient(t, f, testCreds())
 			_, err := c.Usage(context.Background(), []string{"s1"})
 			var decErr *upstream.DecodeError
