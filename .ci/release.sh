@@ -27,7 +27,8 @@ export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH)/bin"
 
 GORELEASER_VERSION=v2.15.1
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+# goreleaser's ./dist (which --clean empties anyway) is moved away or removed.
+trap 'rm -rf "$tmp" dist' EXIT
 t0=$SECONDS
 lap() { printf '      (%ss)\n' "$((SECONDS - t0))"; t0=$SECONDS; }
 fail() { echo "FAIL: $*"; exit 1; }
