@@ -43,7 +43,11 @@ func (p *carryOver[T]) get(key string, create func() T) T {
 // that a reload keeps the state of targets it did not change, and only
 // those: a rotated secret must reach the clients.
 func fingerprint(tc config.Target, cred *config.Credential) string {
-	return hashOf(append(credentialFields(cred), fmt.Sprintf("%#v", tc))...)
+	// The TLS and proxy settings hold pointers, which %#v would print as
+	// addresses that differ at every load.
+	http := tc.HTTP.Key()
+	tc.HTTP = config.HTTPSettings{}
+	return hashOf(append(credentialFields(cred), fmt.Sprintf("%#v", tc), http)...)
 }
 
 // credentialFields lists every field of a credential with its secrets in
@@ -55,6 +59,7 @@ func credentialFields(c *config.Credential) []string {
 	return []string{
 		c.Name, c.Type, c.AccessKey.Value(), c.SecretKey.Value(), c.SecurityToken.Value(),
 		c.LibraryID, c.LibrarySecret.Value(), c.Grant, c.TokenPeriod.String(), c.UserID,
+		c.Source, c.ProfileFile, c.MetadataEndpoint,
 	}
 }
 

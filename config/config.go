@@ -9,9 +9,16 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strconv"
+
 	"fmt"
 	"strings"
 	"time"
+
+	commonconfig "github.com/prometheus/common/config"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -45,6 +52,11 @@ const (
 	DefaultCacheTTL time.Duration = 0
 	// DefaultSampleLimit bounds the quota samples of one target's answer.
 	DefaultSampleLimit = 50000
+	// DefaultDiscoveryInterval is how long a discovered list of spaces or
+	// sites is reused before it is asked for again.
+	DefaultDiscoveryInterval = 10 * time.Minute
+	// DefaultMetadataEndpoint is the ECS/CCE metadata service.
+	DefaultMetadataEndpoint = "http://169.254.169.254"
 	// DefaultSMHEndpoint is the smh endpoint when a target sets none.
 	DefaultSMHEndpoint = "https://api.tencentsmh.cn"
 )
@@ -70,6 +82,54 @@ type Global struct {
 	// SampleLimit is the most quota samples one target's answer may give;
 	// a larger answer fails the target (default 50000; 0: no limit).
 	SampleLimit int `yaml:"sample_limit"`
+	// DiscoveryInterval is how long discovered spaces and sites are reused
+	// (default 10m).
+	DiscoveryInterval Duration `yaml:"discovery_interval"`
+	// HTTP is how targets reach the clouds unless they say otherwise.
+	HTTP HTTPSettings `yaml:"-"`
+}
+
+// Huawei credential sources (the credential's source key).
+const (
+	SourceStatic      = "static"
+	SourceEnvironment = "environment"
+	SourceProfile     = "profile"
+	SourceMetadata    = "metadata"
+)
+
+// HTTPSettings say how a target reaches its cloud: TLS and proxy, with
+// the keys and meaning of Prometheus's own configuration.
+type HTTPSettings struct {
+	TLS   commonconfig.TLSConfig
+	Proxy commonconfig.ProxyConfig
+}
+
+// Key identifies the settings, secrets included (only ever hashed), so that
+// targets with the same settings share one pool of connections.
+func (h *HTTPSettings) Key() string {
+	t, p := h.TLS, h.Proxy
+	fields := []string{t.CA, t.Cert, string(t.Key), t.CAFile, t.CertFile, t.KeyFile, t.CARef, t.CertRef, t.KeyRef,
+		t.ServerName, strconv.FormatBool(t.InsecureSkipVerify), strconv.Itoa(int(t.MinVersion)), strconv.Itoa(int(t.MaxVersion)),
+		p.NoProxy, strconv.FormatBool(p.ProxyFromEnvironment)}
+	if p.ProxyURL.URL != nil {
+		fields = append(fields, p.ProxyURL.URL.String())
+	}
+	names := make([]string, 0, len(p.ProxyConnectHeader))
+	for name := range p.ProxyConnectHeader {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		fields = append(fields, name)
+		for _, v := range p.ProxyConnectHeader[name] {
+			fields = append(fields, string(v))
+		}
+	}
+	h256 := sha256.New()
+	for _, f := range fields {
+		fmt.Fprintf(h256, "%d:%s\n", len(f), f)
+	}
+	return hex.EncodeToString(h256.Sum(nil))
 }
 
 // Credential is a named set of secrets for one provider.
@@ -109,6 +169,15 @@ type Credential struct {
 	TokenPeriod Duration `yaml:"token_period,omitempty"`
 	// UserID is passed to the SMH token and usage requests.
 	UserID string `yaml:"user_id,omitempty"`
+
+	// Source is where a huaweicloud credential's keys come from: static
+	// (the keys above), environment or profile (read at load, into the keys
+	// above) or metadata (fetched at run time from MetadataEndpoint).
+	Source string `yaml:"source,omitempty"`
+	// ProfileFile is the profile the keys were read from (source profile).
+	ProfileFile string `yaml:"profile_file,omitempty"`
+	// MetadataEndpoint is the metadata service (source metadata).
+	MetadataEndpoint string `yaml:"metadata_endpoint,omitempty"`
 }
 
 // Target is one thing to poll: a service, the credential to poll it with
@@ -128,11 +197,27 @@ type Target struct {
 	Endpoint string `yaml:"endpoint"`
 	// Region is the Huawei Cloud region (workspace and cts).
 	Region string `yaml:"region,omitempty"`
-	// ProjectID is the Huawei Cloud project (workspace and cts).
+	// ProjectID is the Huawei Cloud project (workspace and cts); empty
+	// when it is to be looked up by Region.
 	ProjectID string `yaml:"project_id,omitempty"`
 	// SiteIDs are Workspace sites; one request per site, or a single request
 	// without site_id when empty (workspace only).
 	SiteIDs []string `yaml:"site_ids,omitempty"`
+	// DiscoverSites lists the project's Workspace sites and asks for each.
+	DiscoverSites bool `yaml:"discover_sites,omitempty"`
+	// DiscoverSpaces is true when space_ids was omitted: every space of
+	// the library is listed and read (smh only).
+	DiscoverSpaces bool `yaml:"-"`
+	// LibraryUsage also reads the library's totals (smh only).
+	LibraryUsage bool `yaml:"library_usage,omitempty"`
+	// IAMEndpoint is where the project is looked up when ProjectID is
+	// empty: the configured iam_endpoint or the region's IAM.
+	IAMEndpoint string `yaml:"iam_endpoint,omitempty"`
+	// DiscoveryInterval is the effective reuse time of discovered lists.
+	DiscoveryInterval Duration `yaml:"discovery_interval"`
+	// HTTP is the effective TLS and proxy settings: the target's own block,
+	// else the global one.
+	HTTP HTTPSettings `yaml:"-"`
 	// AZCode is passed as az_code when set (workspace only).
 	AZCode string `yaml:"az_code,omitempty"`
 

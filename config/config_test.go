@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	commonconfig "github.com/prometheus/common/config"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,8 +24,11 @@ func TestLoadGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	secrets := filepath.Join("testdata", "secrets")
+	// With no proxy key, the proxy comes from the environment.
+	defaultHTTP := HTTPSettings{Proxy: commonconfig.ProxyConfig{ProxyFromEnvironment: true}}
+	discovery := Duration(DefaultDiscoveryInterval)
 	want := &Config{
-		Global: Global{Timeout: Duration(10 * time.Second), CacheTTL: 0, SampleLimit: DefaultSampleLimit},
+		Global: Global{Timeout: Duration(10 * time.Second), CacheTTL: 0, SampleLimit: DefaultSampleLimit, DiscoveryInterval: discovery, HTTP: defaultHTTP},
 		Credentials: []Credential{
 			{
 				Name:              "hw-prod",
@@ -34,6 +38,7 @@ func TestLoadGood(t *testing.T) {
 				SecretKeyFile:     filepath.Join(secrets, "hw-prod.sk"),
 				SecurityToken:     "hw-security-token", // file ends in "\r\n"
 				SecurityTokenFile: filepath.Join(secrets, "hw-token"),
+				Source:            SourceStatic,
 			},
 			{
 				Name:              "media",
@@ -48,38 +53,44 @@ func TestLoadGood(t *testing.T) {
 		},
 		Targets: []Target{
 			{
-				Name:        "media-prod",
-				Service:     ServiceSMH,
-				Credentials: "media",
-				SpaceIDs:    []string{"space1", "space2"},
-				Endpoint:    "https://smh1a2b3c.api.tencentsmh.cn",
-				Timeout:     Duration(10 * time.Second),
-				CacheTTL:    0,
-				SampleLimit: DefaultSampleLimit,
+				Name:              "media-prod",
+				Service:           ServiceSMH,
+				Credentials:       "media",
+				SpaceIDs:          []string{"space1", "space2"},
+				Endpoint:          "https://smh1a2b3c.api.tencentsmh.cn",
+				Timeout:           Duration(10 * time.Second),
+				CacheTTL:          0,
+				SampleLimit:       DefaultSampleLimit,
+				DiscoveryInterval: discovery,
+				HTTP:              defaultHTTP,
 			},
 			{
-				Name:        "desktops-cn-north-4",
-				Service:     ServiceWorkspace,
-				Credentials: "hw-prod",
-				Endpoint:    "https://workspace.cn-north-4.myhuaweicloud.com",
-				Region:      "cn-north-4",
-				ProjectID:   "0a1b2c3d4e5f",
-				SiteIDs:     []string{"site-a"},
-				AZCode:      "",
-				Timeout:     Duration(10 * time.Second),
-				CacheTTL:    0,
-				SampleLimit: DefaultSampleLimit,
+				Name:              "desktops-cn-north-4",
+				Service:           ServiceWorkspace,
+				Credentials:       "hw-prod",
+				Endpoint:          "https://workspace.cn-north-4.myhuaweicloud.com",
+				Region:            "cn-north-4",
+				ProjectID:         "0a1b2c3d4e5f",
+				SiteIDs:           []string{"site-a"},
+				AZCode:            "",
+				Timeout:           Duration(10 * time.Second),
+				CacheTTL:          0,
+				SampleLimit:       DefaultSampleLimit,
+				DiscoveryInterval: discovery,
+				HTTP:              defaultHTTP,
 			},
 			{
-				Name:        "audit-cn-north-4",
-				Service:     ServiceCTS,
-				Credentials: "hw-prod",
-				Endpoint:    "https://cts.cn-north-4.myhuaweicloud.com",
-				Region:      "cn-north-4",
-				ProjectID:   "0a1b2c3d4e5f",
-				Timeout:     Duration(5 * time.Second),
-				CacheTTL:    Duration(60 * time.Second),
-				SampleLimit: 1000,
+				Name:              "audit-cn-north-4",
+				Service:           ServiceCTS,
+				Credentials:       "hw-prod",
+				Endpoint:          "https://cts.cn-north-4.myhuaweicloud.com",
+				Region:            "cn-north-4",
+				ProjectID:         "0a1b2c3d4e5f",
+				Timeout:           Duration(5 * time.Second),
+				CacheTTL:          Duration(60 * time.Second),
+				SampleLimit:       1000,
+				DiscoveryInterval: discovery,
+				HTTP:              defaultHTTP,
 			},
 		},
 	}
@@ -300,10 +311,10 @@ var badFixtures = map[string][]string{
 		`credential "hw": secret_key: required for type huaweicloud (set secret_key or secret_key_file)`,
 	},
 	"project-id-missing": {
-		`target "desktops": project_id: required for service workspace`,
-		`target "audit": project_id: required for service cts`,
+		`target "desktops": project_id: required for service workspace unless region is set (the project is then looked up by the region's name)`,
+		`target "audit": project_id: required for service cts unless region is set (the project is then looked up by the region's name)`,
 	},
-	"space-ids-missing": {`target "media-prod": space_ids: required for service smh`},
+	"space-ids-missing": {`target "media-prod": space_ids: the list is empty; list the space ids, or omit the key to watch every space of the library`},
 	"ids-empty": {
 		`target "media-prod": space_ids: entry #2 is empty`,
 		`target "desktops": site_ids: entry #1 is empty`,
@@ -360,10 +371,11 @@ var badFixtures = map[string][]string{
 	},
 	"syntax": {`line 6: found unexpected end of stream`},
 	"many": {
-		`target "media-prod": space_ids: required for service smh`,
+		`target "media-prod": space_ids: the list is empty; list the space ids, or omit the key to watch every space of the library`,
 		`target #2: name is required`,
 		`target "desktops": credentials: no credential named "hw-staging" is defined`,
-		`target "desktops": project_id: required for service workspace`,
+		`target "desktops": project_id: required for service workspace unless region is set (the project is then looked up by the region's name)`,
+		`target "desktops": region: required for service workspace unless endpoint is set`,
 	},
 }
 

@@ -221,8 +221,8 @@ func fzCheckConfig(t *testing.T, c *Config) {
 		}
 		switch tg.Service {
 		case ServiceSMH:
-			if len(tg.SpaceIDs) == 0 {
-				t.Fatalf("target %q: smh without space ids", tg.Name)
+			if len(tg.SpaceIDs) == 0 != tg.DiscoverSpaces {
+				t.Fatalf("target %q: smh without space ids but not discovering them, or both", tg.Name)
 			}
 			seen := map[string]bool{}
 			for _, id := range tg.SpaceIDs {
@@ -235,8 +235,8 @@ func fzCheckConfig(t *testing.T, c *Config) {
 				t.Fatalf("target %q: smh with Huawei fields", tg.Name)
 			}
 		case ServiceWorkspace, ServiceCTS:
-			if tg.ProjectID == "" || len(tg.SpaceIDs) > 0 {
-				t.Fatalf("target %q: %s without project_id or with space_ids", tg.Name, tg.Service)
+			if (tg.ProjectID == "" && (tg.Region == "" || tg.IAMEndpoint == "")) || len(tg.SpaceIDs) > 0 || tg.DiscoverSpaces {
+				t.Fatalf("target %q: %s without project_id or region and IAM endpoint, or with space_ids", tg.Name, tg.Service)
 			}
 			if tg.Service == ServiceCTS && (len(tg.SiteIDs) > 0 || tg.AZCode != "") {
 				t.Fatalf("target %q: cts with Workspace fields", tg.Name)

@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 
+	commonconfig "github.com/prometheus/common/config"
+
 	"go.yaml.in/yaml/v3"
 )
 
@@ -23,9 +25,23 @@ type rawConfig struct {
 }
 
 type rawGlobal struct {
-	Timeout     rawDuration `yaml:"timeout"`
-	CacheTTL    rawDuration `yaml:"cache_ttl"`
-	SampleLimit rawCount    `yaml:"sample_limit"`
+	Timeout           rawDuration `yaml:"timeout"`
+	CacheTTL          rawDuration `yaml:"cache_ttl"`
+	SampleLimit       rawCount    `yaml:"sample_limit"`
+	DiscoveryInterval rawDuration `yaml:"discovery_interval"`
+	rawHTTP           `yaml:",inline"`
+}
+
+// rawHTTP is how global and each target reach the clouds, with the keys
+// and meaning of Prometheus's own configuration. Pointers tell an unset
+// key from a false or empty one: a target that sets any of them replaces
+// the global block.
+type rawHTTP struct {
+	TLSConfig            *commonconfig.TLSConfig  `yaml:"tls_config"`
+	ProxyURL             *commonconfig.URL        `yaml:"proxy_url"`
+	NoProxy              *string                  `yaml:"no_proxy"`
+	ProxyFromEnvironment *bool                    `yaml:"proxy_from_environment"`
+	ProxyConnectHeader   commonconfig.ProxyHeader `yaml:"proxy_connect_header"`
 }
 
 type rawCredential struct {
@@ -43,21 +59,29 @@ type rawCredential struct {
 	Grant             string      `yaml:"grant"`
 	TokenPeriod       rawDuration `yaml:"token_period"`
 	UserID            string      `yaml:"user_id"`
+	Source            string      `yaml:"source"`
+	ProfileFile       string      `yaml:"profile_file"`
+	MetadataEndpoint  string      `yaml:"metadata_endpoint"`
 }
 
 type rawTarget struct {
-	Name        string      `yaml:"name"`
-	Service     string      `yaml:"service"`
-	Credentials string      `yaml:"credentials"`
-	SpaceIDs    []string    `yaml:"space_ids"`
-	Endpoint    string      `yaml:"endpoint"`
-	Region      string      `yaml:"region"`
-	ProjectID   string      `yaml:"project_id"`
-	SiteIDs     []string    `yaml:"site_ids"`
-	AZCode      string      `yaml:"az_code"`
-	Timeout     rawDuration `yaml:"timeout"`
-	CacheTTL    rawDuration `yaml:"cache_ttl"`
-	SampleLimit rawCount    `yaml:"sample_limit"`
+	Name              string      `yaml:"name"`
+	Service           string      `yaml:"service"`
+	Credentials       string      `yaml:"credentials"`
+	SpaceIDs          *[]string   `yaml:"space_ids"`
+	LibraryUsage      bool        `yaml:"library_usage"`
+	Endpoint          string      `yaml:"endpoint"`
+	Region            string      `yaml:"region"`
+	ProjectID         string      `yaml:"project_id"`
+	IAMEndpoint       string      `yaml:"iam_endpoint"`
+	SiteIDs           []string    `yaml:"site_ids"`
+	DiscoverSites     bool        `yaml:"discover_sites"`
+	AZCode            string      `yaml:"az_code"`
+	Timeout           rawDuration `yaml:"timeout"`
+	CacheTTL          rawDuration `yaml:"cache_ttl"`
+	SampleLimit       rawCount    `yaml:"sample_limit"`
+	DiscoveryInterval rawDuration `yaml:"discovery_interval"`
+	rawHTTP           `yaml:",inline"`
 }
 
 // rawDuration keeps the text and line of a duration so that a bad one is

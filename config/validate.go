@@ -58,9 +58,11 @@ func build(raw *rawConfig, p *problems) *Config {
 
 func (b *builder) global(rg rawGlobal) Global {
 	return Global{
-		Timeout:     b.duration(rg.Timeout, "global", "timeout", Duration(DefaultTimeout), true),
-		CacheTTL:    b.duration(rg.CacheTTL, "global", "cache_ttl", Duration(DefaultCacheTTL), false),
-		SampleLimit: b.sampleLimit(rg.SampleLimit, "global", DefaultSampleLimit),
+		Timeout:           b.duration(rg.Timeout, "global", "timeout", Duration(DefaultTimeout), true),
+		CacheTTL:          b.duration(rg.CacheTTL, "global", "cache_ttl", Duration(DefaultCacheTTL), false),
+		SampleLimit:       b.sampleLimit(rg.SampleLimit, "global", DefaultSampleLimit),
+		DiscoveryInterval: b.duration(rg.DiscoveryInterval, "global", "discovery_interval", Duration(DefaultDiscoveryInterval), true),
+		HTTP:              b.httpSettings("global", &rg.rawHTTP, nil),
 	}
 }
 
@@ -146,9 +148,7 @@ func (b *builder) credential(i int, rc *rawCredential) Credential {
 			setKey{"grant", rc.Grant != ""},
 			setKey{"token_period", rc.TokenPeriod.set},
 			setKey{"user_id", rc.UserID != ""})
-		c.AccessKey, c.AccessKeyFile = b.secret(label, rc.Type, "access_key", rc.AccessKey, rc.AccessKeyFile, true)
-		c.SecretKey, c.SecretKeyFile = b.secret(label, rc.Type, "secret_key", rc.SecretKey, rc.SecretKeyFile, true)
-		c.SecurityToken, c.SecurityTokenFile = b.secret(label, rc.Type, "security_token", rc.SecurityToken, rc.SecurityTokenFile, false)
+		b.huaweiKeys(label, rc, &c)
 	case CredentialTypeTencentSMH:
 		b.notValid(label, "type tencent_smh", CredentialTypeHuaweiCloud,
 			setKey{"access_key", rc.AccessKey != ""},
@@ -156,7 +156,10 @@ func (b *builder) credential(i int, rc *rawCredential) Credential {
 			setKey{"secret_key", rc.SecretKey != ""},
 			setKey{"secret_key_file", rc.SecretKeyFile != ""},
 			setKey{"security_token", rc.SecurityToken != ""},
-			setKey{"security_token_file", rc.SecurityTokenFile != ""})
+			setKey{"security_token_file", rc.SecurityTokenFile != ""},
+			setKey{"source", rc.Source != ""},
+			setKey{"profile_file", rc.ProfileFile != ""},
+			setKey{"metadata_endpoint", rc.MetadataEndpoint != ""})
 		c.LibraryID, c.Grant, c.UserID = rc.LibraryID, rc.Grant, rc.UserID
 		if rc.LibraryID == "" {
 			b.p.add("%s: library_id: required for type tencent_smh", label)
@@ -179,11 +182,16 @@ func (b *builder) target(i int, rt *rawTarget, g Global, types map[string]string
 		Name:        rt.Name,
 		Service:     rt.Service,
 		Credentials: rt.Credentials,
-		SpaceIDs:    rt.SpaceIDs,
-		Region:      rt.Region,
-		ProjectID:   rt.ProjectID,
-		SiteIDs:     rt.SiteIDs,
-		AZCode:      rt.AZCode,
+		Region:        rt.Region,
+		ProjectID:     rt.ProjectID,
+		SiteIDs:       rt.SiteIDs,
+		DiscoverSites: rt.DiscoverSites && rt.Service == ServiceWorkspace,
+		LibraryUsage:  rt.LibraryUsage && rt.Service == ServiceSMH,
+		AZCode:        rt.AZCode,
+	}
+	spaceIDs := []string{}
+	if rt.SpaceIDs != nil {
+		spaceIDs = *rt.SpaceIDs
 	}
 
 	switch rt.Service {
@@ -200,26 +208,42 @@ func (b *builder) target(i int, rt *rawTarget, g Global, types map[string]string
 	case ServiceSMH:
 		b.notValid(label, "service smh", "workspace and cts",
 			setKey{"region", rt.Region != ""},
-			setKey{"project_id", rt.ProjectID != ""})
+			setKey{"project_id", rt.ProjectID != ""},
+			setKey{"iam_endpoint", rt.IAMEndpoint != ""})
 		b.notValid(label, "service smh", "workspace",
 			setKey{"site_ids", len(rt.SiteIDs) > 0},
+			setKey{"discover_sites", rt.DiscoverSites},
 			setKey{"az_code", rt.AZCode != ""})
-		if len(rt.SpaceIDs) == 0 {
-			b.p.add("%s: space_ids: required for service smh", label)
+		t.SpaceIDs, t.DiscoverSpaces = spaceIDs, rt.SpaceIDs == nil
+		if rt.SpaceIDs != nil && len(spaceIDs) == 0 {
+			b.p.add("%s: space_ids: the list is empty; list the space ids, or omit the key to watch every space of the library", label)
 		}
-		b.ids(label, "space_ids", rt.SpaceIDs)
+		b.ids(label, "space_ids", spaceIDs)
 	case ServiceWorkspace, ServiceCTS:
 		b.notValid(label, "service "+rt.Service, "smh",
-			setKey{"space_ids", len(rt.SpaceIDs) > 0})
+			setKey{"space_ids", rt.SpaceIDs != nil},
+			setKey{"library_usage", rt.LibraryUsage})
 		if rt.Service == ServiceCTS {
 			b.notValid(label, "service cts", "workspace",
 				setKey{"site_ids", len(rt.SiteIDs) > 0},
+				setKey{"discover_sites", rt.DiscoverSites},
 				setKey{"az_code", rt.AZCode != ""})
 		} else {
 			b.ids(label, "site_ids", rt.SiteIDs)
+			if rt.DiscoverSites && len(rt.SiteIDs) > 0 {
+				b.p.add("%s: discover_sites: not valid together with site_ids; set one of them", label)
+			}
 		}
-		if rt.ProjectID == "" {
-			b.p.add("%s: project_id: required for service %s", label, rt.Service)
+		switch {
+		case rt.ProjectID == "" && rt.Region == "":
+			b.p.add("%s: project_id: required for service %s unless region is set (the project is then looked up by the region's name)", label, rt.Service)
+		case rt.ProjectID == "":
+			t.IAMEndpoint = defaultIAMEndpoint(rt.Region)
+			if rt.IAMEndpoint != "" {
+				t.IAMEndpoint = b.url(label, "iam_endpoint", rt.IAMEndpoint)
+			}
+		case rt.IAMEndpoint != "":
+			b.p.add("%s: iam_endpoint: only used to look the project up; not valid with project_id", label)
 		}
 		switch {
 		case rt.Region == "" && rt.Endpoint == "":
@@ -237,6 +261,11 @@ func (b *builder) target(i int, rt *rawTarget, g Global, types map[string]string
 	t.Timeout = b.duration(rt.Timeout, label, "timeout", g.Timeout, true)
 	t.CacheTTL = b.duration(rt.CacheTTL, label, "cache_ttl", g.CacheTTL, false)
 	t.SampleLimit = b.sampleLimit(rt.SampleLimit, label, g.SampleLimit)
+	t.DiscoveryInterval = b.duration(rt.DiscoveryInterval, label, "discovery_interval", g.DiscoveryInterval, true)
+	if rt.DiscoveryInterval.set && !t.DiscoverSpaces && !t.DiscoverSites {
+		b.p.addLine(rt.DiscoveryInterval.line, "%s: discovery_interval: only used with discover_sites or without space_ids", label)
+	}
+	t.HTTP = b.httpSettings(label, &rt.rawHTTP, &g.HTTP)
 	return t
 }
 
@@ -291,7 +320,11 @@ func validRegion(r string) bool {
 
 // endpoint validates a configured endpoint and returns it without trailing
 // slashes, so clients can append paths that start with "/".
-func (b *builder) endpoint(label, s string) string {
+func (b *builder) endpoint(label, s string) string { return b.url(label, "endpoint", s) }
+
+// url validates the base URL at key and returns it without trailing
+// slashes.
+func (b *builder) url(label, key, s string) string {
 	u, err := url.Parse(s)
 	switch {
 	case err != nil:
@@ -300,15 +333,15 @@ func (b *builder) endpoint(label, s string) string {
 		if ue, ok := err.(*url.Error); ok {
 			err = ue.Err
 		}
-		b.p.add("%s: endpoint: not a valid URL: %v", label, err)
+		b.p.add("%s: %s: not a valid URL: %v", label, key, err)
 	case u.User != nil:
-		b.p.add("%s: endpoint: must not contain user info; credentials belong in the credentials section", label)
+		b.p.add("%s: %s: must not contain user info; credentials belong in the credentials section", label, key)
 	case (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "":
-		b.p.add("%s: endpoint: %q is not an absolute http or https URL with a host", label, printable(u))
+		b.p.add("%s: %s: %q is not an absolute http or https URL with a host", label, key, printable(u))
 	case u.RawQuery != "" || u.ForceQuery:
-		b.p.add("%s: endpoint: %q must not contain a query", label, printable(u))
+		b.p.add("%s: %s: %q must not contain a query", label, key, printable(u))
 	case strings.Contains(s, "#"):
-		b.p.add("%s: endpoint: %q must not contain a fragment", label, printable(u))
+		b.p.add("%s: %s: %q must not contain a fragment", label, key, printable(u))
 	}
 	return strings.TrimRight(s, "/")
 }
@@ -325,6 +358,16 @@ func printable(u *url.URL) string {
 		c.Opaque = "…"
 	}
 	return c.String()
+}
+
+// defaultIAMEndpoint is the IAM endpoint of region, where the project is
+// looked up.
+func defaultIAMEndpoint(region string) string {
+	if region == "eu-west-101" {
+		// The official SDK's table lacks it; Huawei's EU IAM is on .eu.
+		return "https://iam.myhuaweicloud.eu"
+	}
+	return "https://iam." + region + ".myhuaweicloud.com"
 }
 
 // defaultEndpoint is the public endpoint of service in region, or "" when

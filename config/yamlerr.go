@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -32,10 +33,18 @@ var knownKeys = map[string][]string{
 }
 
 func yamlKeys(v any) []string {
-	t := reflect.TypeOf(v)
+	return typeKeys(reflect.TypeOf(v))
+}
+
+func typeKeys(t reflect.Type) []string {
 	keys := make([]string, 0, t.NumField())
 	for i := range t.NumField() {
-		keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")
+		if tag[0] == "" && slices.Contains(tag[1:], "inline") {
+			keys = append(keys, typeKeys(t.Field(i).Type)...)
+			continue
+		}
+		keys = append(keys, tag[0])
 	}
 	return keys
 }
