@@ -179,9 +179,9 @@ func (b *builder) credential(i int, rc *rawCredential) Credential {
 func (b *builder) target(i int, rt *rawTarget, g Global, types map[string]string) Target {
 	label := b.name("target", i, rt.Name, b.targetNames)
 	t := Target{
-		Name:        rt.Name,
-		Service:     rt.Service,
-		Credentials: rt.Credentials,
+		Name:          rt.Name,
+		Service:       rt.Service,
+		Credentials:   rt.Credentials,
 		Region:        rt.Region,
 		ProjectID:     rt.ProjectID,
 		SiteIDs:       rt.SiteIDs,
