@@ -202,6 +202,12 @@ func (c *Client) fetchToken(ctx context.Context) (*cachedToken, error) {
 	var notes []string
 	var secs uint64
 	switch v, err := upstream.ParseInteger(answer.ExpiresIn); {
+	case errors.Is(err, upstream.ErrNegative):
+		n := string(answer.ExpiresIn) // a JSON number: digits, sign, point, exponent
+		if len(n) > 40 {
+			n = fmt.Sprintf("a number of %d bytes", len(n))
+		}
+		return nil, tokenDecodeError(resp, fmt.Errorf("expiresIn is %s, want a positive number of seconds", n))
 	case err != nil:
 		return nil, tokenDecodeError(resp, redactor.Error(fmt.Errorf("expiresIn: %w", err)))
 	case !v.Valid:

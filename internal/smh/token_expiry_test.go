@@ -85,7 +85,7 @@ func TestTokenNoteReportedOnce(t *testing.T) {
 func TestTokenExpiresInForms(t *testing.T) {
 	for answer, want := range map[string]string{
 		`{"accessToken":"acctk1","expiresIn":0}`:       "expiresIn is 0, want a positive number of seconds",
-		`{"accessToken":"acctk1","expiresIn":-5}`:      "expiresIn: -5: negative value",
+		`{"accessToken":"acctk1","expiresIn":-5}`:      "expiresIn is -5, want a positive number of seconds",
 		`{"accessToken":"acctk1","expiresIn":1.5}`:     "expiresIn: 1.5: not a non-negative integer",
 		`{"accessToken":"acctk1","expiresIn":"3600"}`:  `expiresIn: want an integer, got a string "3600"`,
 		`{"accessToken":"acctk1","expiresIn":3600}`:    "",

@@ -76,7 +76,7 @@ func parseJSONInteger(s string) (uint64, error) {
 		return 0, nil // zero, whatever its sign and exponent
 	}
 	if negative {
-		return 0, errNegative
+		return 0, ErrNegative
 	}
 	// The value is digits × 10^shift.
 	shift := -len(frac)
@@ -96,22 +96,23 @@ func parseJSONInteger(s string) (uint64, error) {
 	trimmed := strings.TrimRight(digits, "0")
 	shift += len(digits) - len(trimmed)
 	if shift < 0 {
-		return 0, errNotInteger
+		return 0, ErrNotInteger
 	}
 	if len(trimmed)+shift > 20 { // 2^64 has 20 digits
-		return 0, errTooLarge
+		return 0, ErrTooLarge
 	}
 	v, err := strconv.ParseUint(trimmed+strings.Repeat("0", shift), 10, 64)
 	if err != nil {
-		return 0, errTooLarge
+		return 0, ErrTooLarge
 	}
 	return v, nil
 }
 
+// The reasons an amount is refused, for errors.Is.
 var (
-	errNegative   = errors.New("negative value")
-	errNotInteger = errors.New("not a non-negative integer")
-	errTooLarge   = errors.New("too large")
+	ErrNegative   = errors.New("negative value")
+	ErrNotInteger = errors.New("not a non-negative integer")
+	ErrTooLarge   = errors.New("too large")
 )
 
 func parseUint(s string) (uint64, error) {
@@ -121,11 +122,11 @@ func parseUint(s string) (uint64, error) {
 	}
 	switch {
 	case len(s) > 0 && s[0] == '-':
-		return 0, errNegative
+		return 0, ErrNegative
 	case errors.Is(err, strconv.ErrRange):
-		return 0, errTooLarge
+		return 0, ErrTooLarge
 	default:
-		return 0, errNotInteger
+		return 0, ErrNotInteger
 	}
 }
 

@@ -104,8 +104,8 @@ func FuzzParseInteger(f *testing.F) {
 			if ok {
 				t.Fatalf("%q: rejected the integer %d: %v", raw, want, err)
 			}
-			if json.Valid(raw) && strings.HasPrefix(text, "-") && isDigits(text[1:]) && strings.Trim(text[1:], "0") != "" && !errors.Is(err, errNegative) {
-				t.Fatalf("%q: a negative integer gave %v, want %v", raw, err, errNegative)
+			if json.Valid(raw) && strings.HasPrefix(text, "-") && isDigits(text[1:]) && strings.Trim(text[1:], "0") != "" && !errors.Is(err, ErrNegative) {
+				t.Fatalf("%q: a negative integer gave %v, want %v", raw, err, ErrNegative)
 			}
 			return
 		}
