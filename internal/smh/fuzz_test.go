@@ -222,7 +222,7 @@ func FuzzTokenAnswer(f *testing.F) {
 			var answer tokenAnswer
 			_ = json.Unmarshal(body, &answer)
 			if fzDistinctive(answer.AccessToken) && status/100 == 2 {
-				testutil.CheckNoSecret(t, "error", msg, "", []string{answer.AccessToken})
+				testutil.CheckNoSecret(t, "error", msg, string(body), []string{answer.AccessToken})
 			}
 			return
 		}
