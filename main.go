@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -24,6 +26,7 @@ import (
 	"github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
 	"github.com/cloudquota/cloudquota_exporter/config"
+	"github.com/cloudquota/cloudquota_exporter/internal/buildinfo"
 	"github.com/cloudquota/cloudquota_exporter/internal/demo"
 	"github.com/cloudquota/cloudquota_exporter/internal/logging"
 	"github.com/cloudquota/cloudquota_exporter/internal/server"
@@ -31,7 +34,14 @@ import (
 
 const exporterName = "cloudquota_exporter"
 
+// versionFile is the repository's VERSION file: the version of builds that
+// -ldflags did not stamp (go build, go install, go run).
+//
+//go:embed VERSION
+var versionFile string
+
 func main() {
+	buildinfo.Fill(versionFile)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -175,6 +185,12 @@ func checkConfig(path string, expandEnv bool, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 1
+	}
+	if data, err := os.ReadFile(path); err == nil && !expandEnv {
+		if names := config.EnvReferences(data); len(names) > 0 {
+			fmt.Fprintf(stderr, "warning: config file %q refers to ${%s}, but --config.expand-environment-variables is not set, so it is taken literally\n",
+				path, strings.Join(names, "}, ${"))
+		}
 	}
 	fmt.Fprintf(stdout, "config file %q is valid: %d credentials, %d targets\n", path, len(cfg.Credentials), len(cfg.Targets))
 	return 0

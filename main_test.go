@@ -243,3 +243,22 @@ func TestSIGTERMAnswersScrapeInFlightAndExitsPromptly(t *testing.T) {
 		t.Errorf("the hanging target is not down in the answer:\n%s", r.body)
 	}
 }
+
+// A file with ${VAR} checked without --config.expand-environment-variables
+// is valid as written (the text is taken literally), with a warning.
+func TestConfigCheckWarnsOfUnexpandedVariables(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cloudquota.yml")
+	yaml := strings.Replace(demo.ConfigYAML("http://127.0.0.1:9"), "secret_key: demo-secret-key-0000000000000001", "secret_key: ${HW_SK}", 1)
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := runCaptured(t, []string{"--config.check", "--config.file=" + path})
+	if r.code != 0 || !strings.Contains(r.output, "refers to ${HW_SK}, but --config.expand-environment-variables is not set") {
+		t.Errorf("exit %d: %s", r.code, r.output)
+	}
+	t.Setenv("HW_SK", "from-the-environment")
+	r = runCaptured(t, []string{"--config.check", "--config.file=" + path, "--config.expand-environment-variables"})
+	if r.code != 0 || strings.Contains(r.output, "warning") {
+		t.Errorf("with the flag: exit %d: %s", r.code, r.output)
+	}
+}

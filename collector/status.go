@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // TargetStatus is what the last scrape of a target found, for the status
@@ -20,21 +22,32 @@ type TargetStatus struct {
 	// message and request id, never a secret.
 	Error       string
 	LastSuccess time.Time
+	// Cached is true when the last scrape was served a cached answer
+	// (cache_ttl) instead of asking upstream.
+	Cached bool
+	// HeldBack is true when the last scrape sent nothing upstream because
+	// the target rests after throttling, or its credential backs off.
+	HeldBack bool
 }
 
 // scrapeResult is the last scrape's view of a target.
 type scrapeResult struct {
 	at       time.Time
 	up       bool
+	cached   bool
+	heldBack bool
 	duration time.Duration
 	err      string
 }
 
 // recordScrape keeps the outcome a scrape reported for the status page.
 func (t *target) recordScrape(out outcome, at time.Time, elapsed time.Duration) {
-	r := scrapeResult{at: at, up: out.err == nil, duration: elapsed}
+	r := scrapeResult{at: at, up: out.err == nil, cached: out.cached, duration: elapsed}
 	if out.err != nil {
 		r.err = describeError(out.err)
+		var throttled *ThrottledError
+		var backoff *upstream.BackoffError
+		r.heldBack = errors.As(out.err, &throttled) || errors.As(out.err, &backoff)
 	}
 	t.mu.Lock()
 	t.lastScrape = &r
@@ -58,6 +71,7 @@ func (t *target) status() TargetStatus {
 	s := TargetStatus{Name: t.name, Service: t.service, LastSuccess: t.lastSuccess}
 	if r := t.lastScrape; r != nil {
 		s.Scraped, s.Up, s.At, s.Duration, s.Error = true, r.up, r.at, r.duration, r.err
+		s.Cached, s.HeldBack = r.cached, r.heldBack
 	}
 	return s
 }

@@ -17,6 +17,8 @@ type outcome struct {
 	samples samples
 	err     error
 	at      time.Time // when the poll ended
+	// cached is set on the copy a scrape gets from the cache.
+	cached bool
 }
 
 // target is the long-lived state of one configured target: its last
@@ -92,6 +94,7 @@ func (t *target) fetch(ctx context.Context) outcome {
 	t.mu.Lock()
 	if t.cacheTTL > 0 && t.lastOK != nil && t.now().Sub(t.lastOK.at) < t.cacheTTL {
 		cached := *t.lastOK
+		cached.cached = true
 		t.mu.Unlock()
 		return cached
 	}

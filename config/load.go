@@ -172,6 +172,20 @@ func Parse(data []byte, path string, expandEnv bool) (*Config, error) {
 // secrets) is never touched.
 var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 
+// EnvReferences lists the distinct ${VAR} names in data, in order, so that
+// --config.check can warn when they would be taken literally.
+func EnvReferences(data []byte) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, m := range envRef.FindAllSubmatch(data, -1) {
+		if name := string(m[1]); !seen[name] {
+			seen[name] = true
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 func expandEnvVars(data []byte, p *problems) []byte {
 	matches := envRef.FindAllSubmatchIndex(data, -1)
 	if matches == nil {

@@ -42,8 +42,30 @@ func New(w io.Writer, lvl, format string) (log.Logger, *slog.Logger, error) {
 	}
 	logger = level.NewFilter(logger, l.option)
 	// The bridge adds its own time and caller, so it gets the logger
-	// before ours are added.
-	bridge := slog.New(slgk.NewGoKitHandler(logger, l.slog))
-	logger = log.With(logger, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	// before ours are added; its time key is renamed so that every line
+	// has its timestamp under the same key.
+	bridge := slog.New(slgk.NewGoKitHandler(renameKey{next: logger, from: "time", to: timestampKey}, l.slog))
+	logger = log.With(logger, timestampKey, log.DefaultTimestampUTC, "caller", log.DefaultCaller)
 	return logger, bridge, nil
+}
+
+// timestampKey is where every line has its time, as in go-kit's own
+// examples and the Prometheus exporters built on it.
+const timestampKey = "ts"
+
+// renameKey is a logger that writes the key from as to.
+type renameKey struct {
+	next     log.Logger
+	from, to string
+}
+
+// Log renames the key and passes the line on.
+func (r renameKey) Log(keyvals ...any) error {
+	out := append([]any(nil), keyvals...)
+	for i := 0; i < len(out); i += 2 {
+		if out[i] == r.from {
+			out[i] = r.to
+		}
+	}
+	return r.next.Log(out...)
 }

@@ -33,6 +33,21 @@ func TestLoggerLevelAndFormat(t *testing.T) {
 	if !strings.Contains(lines[1], "bridged") {
 		t.Errorf("slog bridge line missing: %s", lines[1])
 	}
+	// One timestamp key on every line, the bridge's (exporter-toolkit's)
+	// included, in both formats.
+	var bridged map[string]any
+	if err := json.Unmarshal([]byte(lines[1]), &bridged); err != nil {
+		t.Fatalf("not JSON: %s", lines[1])
+	}
+	if bridged["ts"] == nil || bridged["time"] != nil {
+		t.Errorf("bridged line's timestamp not under ts: %v", bridged)
+	}
+	var text bytes.Buffer
+	_, slogText, _ := New(&text, "info", "logfmt")
+	slogText.Info("Listening on", "address", ":9784")
+	if line := text.String(); !strings.HasPrefix(line, "level=info") || !strings.Contains(line, " ts=") || strings.Contains(line, "time=") {
+		t.Errorf("bridged logfmt line: %s", line)
+	}
 	if _, _, err := New(&buf, "loud", "logfmt"); err == nil {
 		t.Error("unknown level accepted")
 	}

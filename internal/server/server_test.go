@@ -197,7 +197,7 @@ func TestStatusPageShowsEveryTargetWithItsLastError(t *testing.T) {
 			t.Errorf("status page lacks target %s", name)
 		}
 	}
-	if strings.Count(page, `<td class="down">down</td>`) != 2 || strings.Count(page, `<td class="up">up</td>`) != 4 {
+	if strings.Count(page, `<td class="down">down`) != 2 || strings.Count(page, `<td class="up">up</td>`) != 4 {
 		t.Errorf("want 2 targets down (the temporary credential's) and 4 up:\n%s", page)
 	}
 	for _, want := range []string{"HTTP 401 APIGW.0301", "verify aksk signature fail", "[request id "} {
@@ -253,5 +253,43 @@ func TestMetricsWithoutTargetsPollsNothing(t *testing.T) {
 	}
 	if code, body := s.get(t, "/metrics?targets=some"); code != http.StatusBadRequest || !strings.Contains(body, "invalid targets parameter") {
 		t.Errorf("bad targets parameter: HTTP %d %q", code, body)
+	}
+}
+
+// The status page leads with how many targets are down, lists them first,
+// and marks answers served from the cache and targets held back.
+func TestStatusPageSummaryOrderAndMarks(t *testing.T) {
+	s := newEnv(t, envOptions{})
+	_, page := s.get(t, "/")
+	if !strings.Contains(page, `<p class="summary">0 of 6 targets down, 6 not scraped yet</p>`) {
+		t.Errorf("summary before any scrape:\n%s", page)
+	}
+	s.scrapeAllUp(t)
+	s.writeConfig(t, strings.Replace(s.yaml, "secret_key: demo-secret-key-0000000000000001", "secret_key: wrong-key", 1))
+	if code, body := s.post(t, "/-/reload"); code != http.StatusOK {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	s.get(t, "/metrics", scrapeTimeoutHeader, "10")
+	s.get(t, "/metrics", scrapeTimeoutHeader, "10") // hw-prod now backs off; audit-dev is served from its cache
+	_, page = s.get(t, "/")
+	if !strings.Contains(page, `<p class="summary">2 of 6 targets down</p>`) {
+		t.Errorf("summary with hw-prod's two targets down:\n%s", page)
+	}
+	order := []string{}
+	for _, part := range strings.Split(page, `<a href="probe?target=`)[1:] {
+		order = append(order, part[:strings.Index(part, `"`)])
+	}
+	want := []string{"desktops-prod", "audit-prod", "media-prod", "media-backup", "desktops-dev", "audit-dev"}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("targets in order %v, want the down ones first: %v", order, want)
+	}
+	if n := strings.Count(page, "(held back: nothing sent upstream)"); n != 2 {
+		t.Errorf("%d targets marked held back, want 2:\n%s", n, page)
+	}
+	if n := strings.Count(page, "(cached answer)"); n != 1 {
+		t.Errorf("%d targets marked cached, want 1 (audit-dev)", n)
+	}
+	if !strings.Contains(page, "Version:") {
+		t.Errorf("the page does not show the version")
 	}
 }
