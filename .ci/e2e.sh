@@ -43,7 +43,10 @@ if [ ! -x "$prom3" ]; then
   start=$(date +%s)
   mkdir -p "$(dirname "$prom3")"
   GOBIN="$work/prom3-bin" GOFLAGS=-buildvcs=false go install "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS3"
-  mv "$work/prom3-bin/prometheus" "$prom3"
+  # Copied next to its final name first, so that an interrupted run never
+  # leaves a truncated binary in the cache.
+  cp "$work/prom3-bin/prometheus" "$prom3.tmp"
+  mv "$prom3.tmp" "$prom3"
   echo "built Prometheus 3 in $(( $(date +%s) - start ))s"
 fi
 go version -m "$prom3" | awk '$1 == "mod" { print "Prometheus 3:", $2, $3 }'
