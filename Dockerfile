@@ -20,7 +20,7 @@
 # ---- builder ------------------------------------------------------------
 # The tag names the Go release of go.mod's "go" line, the lowest Go that the
 # dependencies accept (.ci/check-examples.sh insists on the two being equal).
-FROM --platform=$BUILDPLATFORM golang:1.26.0-bookworm AS builder
+FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm AS builder
 
 WORKDIR /src
 

@@ -124,10 +124,13 @@ if [ ! -f "$df" ]; then fail "$df does not exist"; else
   go_mod_version=$(awk '$1=="go" { print $2 }' go.mod)
   builder=$(printf '%s\n' "$from_images" | head -1)
   if [[ "$builder" =~ ^golang:([0-9]+\.[0-9]+(\.[0-9]+)?)(-[a-z0-9]+)?$ ]]; then
-    if [ "${BASH_REMATCH[1]}" = "$go_mod_version" ]; then
-      pass "builder image $builder is pinned to go.mod's Go $go_mod_version"
+    # The builder may be a newer patch release of go.mod's Go (go.mod asks
+    # for the lowest that works; the image should carry the fixes).
+    tag=${BASH_REMATCH[1]}
+    if [ "${tag%.*}" = "${go_mod_version%.*}" ] && [ "${tag##*.}" -ge "${go_mod_version##*.}" ]; then
+      pass "builder image $builder is go.mod's Go $go_mod_version or a later patch of it"
     else
-      fail "builder image $builder does not match go.mod's go $go_mod_version"
+      fail "builder image $builder is not go.mod's Go $go_mod_version or a later patch of it"
     fi
   else
     fail "builder image '$builder' is not a pinned golang:X.Y.Z[-variant] tag"
