@@ -19,8 +19,6 @@ import (
 	"time"
 
 	commonconfig "github.com/prometheus/common/config"
-
-	"go.yaml.in/yaml/v3"
 )
 
 // Credential types.
@@ -260,20 +258,6 @@ func (d Duration) MarshalYAML() (any, error) { return d.String(), nil }
 
 // MarshalJSON writes d as a duration string rather than nanoseconds.
 func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
-
-// UnmarshalYAML parses a Go duration string. It rejects negative durations
-// because no setting in this file has a meaning for them.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: expected a duration such as 10s, 1m30s or 1h", n.Line)
-	}
-	v, err := parseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = v
-	return nil
-}
 
 func parseDuration(s string) (Duration, error) {
 	v, err := time.ParseDuration(strings.TrimSpace(s))

@@ -608,22 +608,9 @@ func TestSecretRedaction(t *testing.T) {
 	}
 }
 
+// A Duration is written back in the form the file uses; reading goes
+// through rawDuration, whose messages the bad-durations fixture checks.
 func TestDurationYAML(t *testing.T) {
-	var v struct {
-		D Duration `yaml:"d"`
-	}
-	if err := yaml.Unmarshal([]byte("d: 1m30s\n"), &v); err != nil || v.D.D() != 90*time.Second {
-		t.Errorf("1m30s: %v, %v", v.D, err)
-	}
-	for in, want := range map[string]string{
-		"d: ten\n":   `line 1: invalid duration "ten" (use a Go duration such as 10s, 1m30s or 1h)`,
-		"\nd: -1h\n": `line 2: invalid duration "-1h": must not be negative`,
-		"d: [1s]\n":  `line 1: expected a duration such as 10s, 1m30s or 1h`,
-	} {
-		if err := yaml.Unmarshal([]byte(in), &v); err == nil || err.Error() != want {
-			t.Errorf("Unmarshal(%q): %v, want %s", in, err, want)
-		}
-	}
 	out, err := yaml.Marshal(struct{ D Duration }{Duration(90 * time.Second)})
 	if err != nil || string(out) != "d: 1m30s\n" {
 		t.Errorf("Marshal: %q, %v", out, err)

@@ -255,7 +255,7 @@ func tokenBodyCases() []faultCase {
 		{name: "truncated JSON", respond: whole(`{"accessToken":"acctk00`, ""), logs: failed("unexpected end of JSON input")},
 		{name: "array for object", respond: whole(`[{"accessToken":"acctk0000","expiresIn":7200}]`, ""), logs: failed("cannot unmarshal array")},
 		{name: "number for string", respond: whole(`{"accessToken":12345,"expiresIn":7200}`, ""), logs: failed("cannot unmarshal number")},
-		{name: "string for number", respond: whole(`{"accessToken":"acctk0000","expiresIn":"7200"}`, ""), logs: failed("cannot unmarshal string")},
+		{name: "string for number", respond: whole(`{"accessToken":"acctk0000","expiresIn":"7200"}`, ""), logs: failed(`expiresIn: want an integer, got a string`)},
 		{name: "negative number", respond: whole(`{"accessToken":"acctk0000","expiresIn":-1}`, ""), logs: failed("expiresIn is -1")},
 		{name: "missing field", respond: whole(`{"expiresIn":7200}`, ""), logs: failed("no accessToken")},
 		{name: "null body", respond: whole(`null`, ""), logs: failed("no accessToken")},
