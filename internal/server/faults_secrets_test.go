@@ -1,11 +1,16 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
 // Secret hygiene: upstream echoes the secrets back, and every target
@@ -120,4 +125,171 @@ func TestNoSecretWithEveryTargetFailingAtDebugLevel(t *testing.T) {
 	if n := strings.Count(logs, `msg="Target poll failed"`); n < 5 {
 		t.Errorf("only %d failures logged:\n%s", n, logs)
 	}
+}
+
+// Secrets with the characters that encoders treat differently: a slash, a
+// quote, a plus, an equals sign, a space, HTML's <&> and non-ASCII (only
+// where the secret never travels in a header).
+const (
+	formLibrarySecret = `LIB/Zm"Kq+4= ä<&>x9-lib`
+	formSecretKey     = `SK/q"w+e= ü<&>r7tY8u9-sk`
+	formTempSecretKey = `TSK/z"x+c= é<&>v5bN6m7-tsk`
+	formSecurityToken = `TOK/a"b+c= <&>d-0123456789`
+)
+
+var formSecrets = []string{formLibrarySecret, formSecretKey, formTempSecretKey, formSecurityToken, "acctk"}
+
+// withFormSecrets gives the demo cloud and configuration the form secrets
+// instead of the demo's plain ones.
+func withFormSecrets(t *testing.T, e *env) {
+	t.Helper()
+	e.cloud.Libraries["smhdemoprod"].Secret = formLibrarySecret
+	e.cloud.Keys["DEMOACCESSKEY0000001"] = simcloud.Key{SecretKey: formSecretKey}
+	e.cloud.Keys["DEMOTEMPACCESSKEY001"] = simcloud.Key{SecretKey: formTempSecretKey, SecurityToken: formSecurityToken}
+	quote := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	yaml := strings.NewReplacer(
+		"library_secret: demo-library-secret-prod", "library_secret: "+quote(formLibrarySecret),
+		"secret_key: demo-secret-key-0000000000000001", "secret_key: "+quote(formSecretKey),
+		"secret_key: demo-temp-secret-key-00000000001", "secret_key: "+quote(formTempSecretKey),
+		"security_token: demo-security-token", "security_token: "+quote(formSecurityToken),
+	).Replace(e.yaml)
+	e.apply(t, yaml)
+}
+
+// ownFormSecret is the secret a faulted target's answers echo: its library
+// secret, or the secret key and token of its credential.
+func ownFormSecret(svc string) string {
+	switch svc {
+	case "smh":
+		return formLibrarySecret
+	case "workspace":
+		return formSecurityToken // desktops-dev, hw-dev-temporary
+	}
+	return formSecretKey // audit-prod, hw-prod
+}
+
+// echoPlacement is where an answer carries the echoed secret.
+type echoPlacement struct {
+	name string
+	// jsonSafe placements put the text into a JSON string as it is, so
+	// they take only forms that are valid there.
+	jsonSafe bool
+	respond  func(svc, text string, w http.ResponseWriter, r *http.Request)
+}
+
+var echoPlacements = []echoPlacement{
+	{"error message", true, func(svc, text string, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusBadRequest)
+		if svc == "smh" {
+			fmt.Fprintf(w, `{"code":"ParamInvalid","message":"bad request library_secret=%s","requestId":"r1"}`, text)
+		} else {
+			fmt.Fprintf(w, `{"error_code":"APIGW.0201","error_msg":"bad request, key %s","request_id":"r1"}`, text)
+		}
+	}},
+	{"text error page", false, func(_, text string, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprintf(w, "upstream refused ?library_secret=%s&x=1", text)
+	}},
+	{"label value", true, func(svc, text string, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		first := `{"spaceId":"sp-` + text + `","capacity":"100","availableSpace":"50","size":"50"}`
+		if svc == "smh" {
+			io.WriteString(w, smhBody(first))
+			return
+		}
+		io.WriteString(w, hwBody(svc, `{"type":"t-`+text+`","unit":"u-`+text+`","quota":4,"used":1}`))
+	}},
+}
+
+// jsonSafe tells whether text can stand between a JSON string's quotes.
+func jsonSafe(text string) bool {
+	var s string
+	return json.Unmarshal([]byte(`"`+text+`"`), &s) == nil
+}
+
+// Every form of a secret that upstream may echo (raw, JSON-escaped the
+// ways encoders do, URL query- and path-escaped in either hex case), in an
+// error message, an error page or a label value of a good answer, and
+// split by a control character or across two error fields: none reaches
+// the log, /metrics, /probe or the status page, at debug level.
+func TestSecretFormsNeverShow(t *testing.T) {
+	type echoCase struct {
+		name    string
+		respond func(w http.ResponseWriter, r *http.Request)
+	}
+	for _, svc := range []string{"smh", "workspace", "cts"} {
+		secret := ownFormSecret(svc)
+		var cases []echoCase
+		for _, form := range testutil.SecretForms(secret) {
+			for _, p := range echoPlacements {
+				if p.jsonSafe && !jsonSafe(form.Text) {
+					continue
+				}
+				cases = append(cases, echoCase{p.name + "/" + form.Name, func(w http.ResponseWriter, r *http.Request) { p.respond(svc, form.Text, w, r) }})
+			}
+		}
+		for _, split := range []string{"\u0001", "\n", "\u0085", "\x7f"} {
+			text, _ := json.Marshal(secret[:7] + split + secret[7:])
+			for _, p := range echoPlacements {
+				if p.jsonSafe {
+					cases = append(cases, echoCase{p.name + fmt.Sprintf("/split by %q", split), func(w http.ResponseWriter, r *http.Request) {
+						p.respond(svc, string(text[1:len(text)-1]), w, r)
+					}})
+				}
+			}
+		}
+		if svc != "smh" {
+			msg, _ := json.Marshal("key " + secret[:9])
+			detail, _ := json.Marshal(secret[9:] + " refused")
+			cases = append(cases, echoCase{"split across error_msg and error_detail", func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusBadRequest)
+				fmt.Fprintf(w, `{"error_code":"APIGW.0201","error_msg":%s,"error_detail":%s,"request_id":"r1"}`, msg, detail)
+			}})
+		}
+		for _, ec := range cases {
+			t.Run(svc+"/"+ec.name, func(t *testing.T) {
+				t.Parallel()
+				e := newEnv(t, envOptions{})
+				withFormSecrets(t, e)
+				e.scrapeAllUp(t)
+				e.cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+					if !strings.HasPrefix(r.URL.Path, upstreamPrefix[svc]) {
+						return false
+					}
+					ec.respond(w, r)
+					return true
+				})
+				target := faultedTargets[svc].name
+				texts := map[string]string{}
+				_, texts["/metrics"] = e.get(t, "/metrics", scrapeTimeoutHeader, "10")
+				_, texts["/probe"] = e.get(t, "/probe?target="+target, scrapeTimeoutHeader, "10")
+				_, texts["/"] = e.get(t, "/")
+				texts["the log"] = e.logs.String()
+				for where, text := range texts {
+					if leak := testutil.FindSecret(text, "", formSecrets); leak != "" {
+						t.Errorf("%s %s:\n%s", where, leak, excerptAround(text, secret[:4]))
+					}
+				}
+				// The echo did arrive, and was redacted rather than lost.
+				// (Error pages that are not JSON are never quoted.)
+				if !strings.HasPrefix(ec.name, "text error page") && !strings.Contains(texts["the log"]+texts["/metrics"], "<secret>") {
+					t.Errorf("no <secret> anywhere: the echo never reached the exporter?\n%s", texts["the log"])
+				}
+			})
+		}
+	}
+}
+
+// excerptAround shows the lines of text that hold near, for a failure.
+func excerptAround(text, near string) string {
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		if strings.Contains(line, near) || strings.Contains(line, "secret") {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
