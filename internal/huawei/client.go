@@ -51,10 +51,13 @@ func (c *Client) get(ctx context.Context, operation, apiPath string, query url.V
 		return nil, fmt.Errorf("%s %s: invalid endpoint path: %w", c.service, operation, err)
 	}
 	u.Path, u.RawPath = path, escaped
-	u.RawQuery = query.Encode()
+	u.RawQuery = EncodeQuery(query)
 
 	header := http.Header{}
-	header.Set(ProjectIDHeader, c.projectID)
+	if c.projectID != "" {
+		// IAM calls name no project: the project is what they look up.
+		header.Set(ProjectIDHeader, c.projectID)
+	}
 	// The SDK sends it even on GETs; it is never signed.
 	header.Set("Content-Type", "application/json")
 	var resp *upstream.Response

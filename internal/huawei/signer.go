@@ -89,7 +89,7 @@ func Sign(method string, u *url.URL, header http.Header, body []byte, creds Cred
 		// so that is the value the server will check.
 		values["host"] = []string{u.Host}
 	}
-	canonical := canonicalRequest(method, u.EscapedPath(), u.Query(), values, signed, hashHex(body))
+	canonical := canonicalRequest(method, u.EscapedPath(), ParseQuery(u.RawQuery), values, signed, hashHex(body))
 	header.Set("Authorization", fmt.Sprintf("%s Access=%s, SignedHeaders=%s, Signature=%s",
 		SigningAlgorithm, creds.AccessKey, strings.Join(signed, ";"), signature(creds.SecretKey, date, canonical)))
 	return nil
@@ -147,6 +147,37 @@ func canonicalQueryString(query url.Values) string {
 		}
 	}
 	return strings.Join(parts, "&")
+}
+
+// EncodeQuery writes query for the wire as both official SDKs do: sorted by
+// key, with a space as %20 rather than url.Values.Encode's "+", which a
+// gateway reading the query by RFC 3986 takes for a plus sign.
+func EncodeQuery(query url.Values) string {
+	// Encode writes a literal "+" as %2B, so every "+" left is a space.
+	return strings.ReplaceAll(query.Encode(), "+", "%20")
+}
+
+// ParseQuery reads a raw query the way Sign and Verify canonicalise it: by
+// RFC 3986, so "+" is a plus sign and only %20 is a space. Reading it as a
+// form (url.ParseQuery) would sign "a+b" as "a b", a value that a strict
+// gateway does not see. Pairs with a malformed escape are dropped, alike
+// on both sides. For every query EncodeQuery writes, the result equals
+// url.ParseQuery's.
+func ParseQuery(raw string) url.Values {
+	query := url.Values{}
+	for pair := range strings.SplitSeq(raw, "&") {
+		if pair == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(pair, "=")
+		key, err1 := url.PathUnescape(k)
+		value, err2 := url.PathUnescape(v)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		query[key] = append(query[key], value)
+	}
+	return query
 }
 
 // escape percent-encodes every byte except the RFC 3986 unreserved ones,

@@ -93,7 +93,7 @@ func Verify(r *http.Request, body []byte, lookup func(accessKey string) (Credent
 		}
 	}
 
-	canonical := canonicalRequest(r.Method, r.URL.EscapedPath(), r.URL.Query(), headers, signed, hashHex(body))
+	canonical := canonicalRequest(r.Method, r.URL.EscapedPath(), ParseQuery(r.URL.RawQuery), headers, signed, hashHex(body))
 	want := signature(creds.SecretKey, date, canonical)
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(sig))) {
 		return authError("verify aksk signature fail")
