@@ -19,7 +19,7 @@ type Client struct {
 	service   string
 	baseURL   url.URL
 	projectID string
-	creds     Credentials
+	creds     CredentialSource // gives the keys for each request
 	gate      *upstream.Gate
 	now       func() time.Time // replaced in tests
 }
@@ -31,12 +31,19 @@ type Client struct {
 // gate, shared by every client of the same credentials, backs them off
 // after an authentication failure; nil means no back-off.
 func NewClient(httpClient *upstream.Client, service string, baseURL *url.URL, projectID string, creds Credentials, gate *upstream.Gate) *Client {
+	return NewClientWithSource(httpClient, service, baseURL, projectID, StaticCredentials(creds), gate)
+}
+
+// NewClientWithSource is NewClient with keys that source gives for each
+// request. When source is a Refresher, a request that the gateway refuses
+// with 401 is sent once more with refreshed keys.
+func NewClientWithSource(httpClient *upstream.Client, service string, baseURL *url.URL, projectID string, source CredentialSource, gate *upstream.Gate) *Client {
 	return &Client{
 		http:      httpClient,
 		service:   service,
 		baseURL:   *baseURL,
 		projectID: projectID,
-		creds:     creds,
+		creds:     source,
 		gate:      gate,
 		now:       time.Now,
 	}
@@ -60,28 +67,59 @@ func (c *Client) get(ctx context.Context, operation, apiPath string, query url.V
 	}
 	// The SDK sends it even on GETs; it is never signed.
 	header.Set("Content-Type", "application/json")
+	// Fetched outside the gate: a metadata service that fails says
+	// nothing about the key, and must not count against it.
+	creds, err := c.creds.Credentials(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", c.service, operation, err)
+	}
 	var resp *upstream.Response
 	err = c.gate.Do(ctx, func() error {
-		// Signed inside the gate: a request that waited for its turn must
-		// not carry a stale X-Sdk-Date. The signature covers &u itself, the
-		// very URL upstream.Client sends, so the signed query encoding is
-		// the one on the wire.
-		header.Del(DateHeader)
-		if err := Sign(http.MethodGet, &u, header, nil, c.creds, c.now()); err != nil {
-			return fmt.Errorf("%s %s: signing request: %w", c.service, operation, err)
-		}
 		var err error
-		resp, err = c.http.Do(ctx, upstream.Request{
-			Service:   c.service,
-			Operation: operation,
-			Method:    http.MethodGet,
-			URL:       &u,
-			Header:    header,
-			Secrets:   c.secrets(),
-		})
+		resp, err = c.send(ctx, operation, &u, header, creds)
+		refresher, ok := c.creds.(Refresher)
+		if !ok || !isUnauthorized(err) {
+			return err
+		}
+		// Inside the same gate call, so that the gate counts one failure
+		// only if the fresh keys fail too.
+		fresh, rerr := refresher.Refresh(ctx, creds)
+		if rerr != nil {
+			return fmt.Errorf("%w; then %w", err, rerr)
+		}
+		if fresh == creds {
+			return err
+		}
+		resp, err = c.send(ctx, operation, &u, header, fresh)
 		return err
 	}, IsAuthFailure)
 	return resp, err
+}
+
+// send signs and sends one attempt. It signs at the last moment: a
+// request that waited for its turn in the gate must not carry a stale
+// X-Sdk-Date. The signature covers u itself, the very URL upstream.Client
+// sends, so the signed query encoding is the one on the wire.
+func (c *Client) send(ctx context.Context, operation string, u *url.URL, header http.Header, creds Credentials) (*upstream.Response, error) {
+	header.Del(DateHeader)
+	if err := Sign(http.MethodGet, u, header, nil, creds, c.now()); err != nil {
+		return nil, fmt.Errorf("%s %s: signing request: %w", c.service, operation, err)
+	}
+	return c.http.Do(ctx, upstream.Request{
+		Service:   c.service,
+		Operation: operation,
+		Method:    http.MethodGet,
+		URL:       u,
+		Header:    header,
+		Secrets:   c.secrets(),
+	})
+}
+
+// isUnauthorized is the gateway's refusal of the keys themselves, which
+// fresh keys may cure.
+func isUnauthorized(err error) bool {
+	var apiErr *upstream.APIError
+	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusUnauthorized
 }
 
 // IsAuthFailure tells whether err is the API gateway refusing the
@@ -100,9 +138,7 @@ func IsAuthFailure(err error) bool {
 	return apiErr.StatusCode == http.StatusUnauthorized
 }
 
-func (c *Client) secrets() []string {
-	return []string{c.creds.SecretKey, c.creds.SecurityToken}
-}
+func (c *Client) secrets() []string { return c.creds.Secrets() }
 
 // redactor knows the credentials in every form a cloud could echo them.
 func (c *Client) redactor() *upstream.Redactor { return upstream.NewRedactor(c.secrets()...) }
@@ -124,6 +160,6 @@ func (c *Client) decodeError(operation string, resp *upstream.Response, err erro
 // String names the client without its secret key or token: fmt prints
 // unexported fields by reflection, bypassing Credentials.String.
 func (c *Client) String() string {
-	return fmt.Sprintf("huawei.Client{service: %s, endpoint: %s, project: %s, access key: %s}",
-		c.service, c.baseURL.Redacted(), c.projectID, c.creds.AccessKey)
+	return fmt.Sprintf("huawei.Client{service: %s, endpoint: %s, project: %s, credentials: %v}",
+		c.service, c.baseURL.Redacted(), c.projectID, c.creds)
 }
