@@ -33,9 +33,12 @@ type ctsAnswer struct {
 }
 
 func newCTSPoll(e *Exporter, s pollSpec) pollFunc {
-	client := newHuaweiClient(e, s)
-	projectID := s.target.ProjectID
+	project := e.newProjectClient(s)
 	return func(ctx context.Context) (answer, error) {
+		client, projectID, err := project(ctx)
+		if err != nil {
+			return nil, err
+		}
 		quotas, err := client.CTSQuotas(ctx)
 		if err != nil {
 			return nil, err

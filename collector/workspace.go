@@ -3,7 +3,12 @@ package collector
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
+	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
@@ -27,22 +32,87 @@ var (
 		[]string{"target", "project_id", "site_id", "resource", "unit"}, nil)
 )
 
-// workspaceAnswer is the quotas of every site of a target.
+// workspaceAnswer is the quotas of every site of a target, with the notes
+// of the site listing that found them, when this poll listed.
 type workspaceAnswer struct {
 	projectID string
 	sites     []huawei.WorkspaceQuotas
+	notes     []string
 }
 
 func newWorkspacePoll(e *Exporter, s pollSpec) pollFunc {
-	client := newHuaweiClient(e, s)
-	siteIDs, azCode, projectID := s.target.SiteIDs, s.target.AZCode, s.target.ProjectID
+	project := e.newProjectClient(s)
+	siteIDs, azCode := s.target.SiteIDs, s.target.AZCode
+	var discovery *siteDiscovery
+	if s.target.DiscoverSites {
+		discovery = &siteDiscovery{
+			interval: time.Duration(s.target.DiscoveryInterval),
+			now:      e.now,
+			logger:   log.With(e.logger, "target", s.target.Name, "service", s.target.Service),
+		}
+	}
 	return func(ctx context.Context) (answer, error) {
-		sites, err := client.WorkspaceSites(ctx, siteIDs, azCode)
+		client, projectID, err := project(ctx)
 		if err != nil {
 			return nil, err
 		}
-		return workspaceAnswer{projectID: projectID, sites: sites}, nil
+		sites, notes := siteIDs, []string(nil)
+		if discovery != nil {
+			if sites, notes, err = discovery.sites(ctx, client, projectID); err != nil {
+				return nil, err
+			}
+		}
+		quotas, err := client.WorkspaceSites(ctx, sites, azCode)
+		if err != nil {
+			return nil, err
+		}
+		return workspaceAnswer{projectID: projectID, sites: quotas, notes: notes}, nil
 	}
+}
+
+// siteDiscovery keeps a target's listed Workspace sites for the discovery
+// interval. A poll at a time uses it (a target's polls never overlap), but
+// it is locked anyway: it must not depend on that.
+type siteDiscovery struct {
+	interval time.Duration
+	now      func() time.Time
+	logger   log.Logger
+
+	mu        sync.Mutex
+	projectID string // whose sites ids are
+	ids       []string
+	listedAt  time.Time
+}
+
+// sites returns the project's sites, listed again once the interval has
+// passed, with the notes of a fresh listing. A failed listing keeps the
+// last good list (and says so in a warning), trying again at the next
+// poll; with no list to keep, or a project that lists no site, it is the
+// target's error.
+func (d *siteDiscovery) sites(ctx context.Context, client *huawei.Client, projectID string) ([]string, []string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	have := d.ids != nil && d.projectID == projectID
+	if have && d.now().Sub(d.listedAt) < d.interval {
+		return d.ids, nil, nil
+	}
+	list, err := client.WorkspaceSiteList(ctx)
+	if err == nil && len(list.IDs) == 0 {
+		err = fmt.Errorf("the project %s lists no usable Workspace site (GET /v2/{project_id}/sites); set site_ids on the target instead of discover_sites", upstream.Quote(projectID))
+		if len(list.Skipped) > 0 {
+			err = fmt.Errorf("%w: %s", err, strings.Join(list.Skipped, "; "))
+		}
+	}
+	if err != nil {
+		if !have || ctx.Err() != nil {
+			return nil, nil, fmt.Errorf("listing the Workspace sites: %w", err)
+		}
+		level.Warn(d.logger).Log("msg", "Listing the Workspace sites failed; using the last good list",
+			"sites", len(d.ids), "listed_at", d.listedAt.UTC().Format(time.RFC3339), "err", err)
+		return d.ids, nil, nil
+	}
+	d.projectID, d.ids, d.listedAt = projectID, list.IDs, d.now()
+	return d.ids, list.Skipped, nil
 }
 
 func (a workspaceAnswer) samples(b *sampleBuilder) {
@@ -61,7 +131,7 @@ func (a workspaceAnswer) samples(b *sampleBuilder) {
 }
 
 func (a workspaceAnswer) skipped() []string {
-	var all []string
+	all := append([]string(nil), a.notes...)
 	for _, s := range a.sites {
 		all = append(all, s.Skipped...)
 	}

@@ -169,7 +169,7 @@ func FuzzQuotas(f *testing.F) {
 			t.Fatalf("%d resources from %d usable entries", len(q.Resources), kept)
 		}
 		if !cts {
-			if s, ok := fzString(fields["site_id"]); !ok {
+			if s, ok := fzSiteID(fields["site_id"]); !ok {
 				wantNotes++
 			} else if siteID != s {
 				t.Fatalf("site_id %q, want %q", siteID, s)
@@ -471,4 +471,16 @@ func fzCanonicalURI(path string) string {
 		s += "/"
 	}
 	return s
+}
+
+// fzSiteID is the oracle for a Workspace site id: an optional string as
+// fzString, or a JSON number that fzIntegerAmount takes, in decimal.
+func fzSiteID(raw json.RawMessage) (string, bool) {
+	if s, ok := fzString(raw); ok {
+		return s, true
+	}
+	if a, present := fzIntegerAmount(raw); present && a.Valid {
+		return strconv.FormatUint(a.Value, 10), true
+	}
+	return "", false
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
@@ -103,6 +104,27 @@ func decodeObject(raw []byte) (map[string]json.RawMessage, error) {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
 	return fields, nil
+}
+
+// siteIDField reads a Workspace site id, which answers send as a string or,
+// as in the official ShowQuotas example, as a JSON number: a number is the
+// same id written in decimal, and must be an exact non-negative integer
+// (any notation, as for quotas), since a rounded id names another site.
+// null or absent is "".
+func siteIDField(obj map[string]json.RawMessage, name string) (string, error) {
+	raw := obj[name]
+	if upstream.JSONKind(raw) != "a number" {
+		s, err := stringField(obj, name)
+		if err != nil {
+			return "", fmt.Errorf("is %s, want a string or a number", upstream.JSONKind(raw))
+		}
+		return s, nil
+	}
+	n, err := upstream.ParseInteger(raw)
+	if err != nil {
+		return "", err
+	}
+	return strconv.FormatUint(n.Value, 10), nil
 }
 
 // stringField reads an optional string; null or absent is "".

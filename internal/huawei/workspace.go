@@ -64,7 +64,7 @@ func (c *Client) WorkspaceQuotas(ctx context.Context, siteID, azCode string) (*W
 		return nil, c.decodeError(operation, resp, err)
 	}
 	out := &WorkspaceQuotas{Quotas: quotas}
-	if out.SiteID, err = stringField(fields, "site_id"); err != nil {
+	if out.SiteID, err = siteIDField(fields, "site_id"); err != nil {
 		out.Skipped = append(out.Skipped, fmt.Sprintf("site_id: %v", err))
 	}
 	c.scrubNotes(out.Skipped)

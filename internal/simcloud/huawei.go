@@ -1,8 +1,12 @@
 package simcloud
 
 import (
+	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,11 +16,16 @@ import (
 // maxClockSkew is how far X-Sdk-Date may be from the gateway's clock.
 const maxClockSkew = 15 * time.Minute
 
-// huaweiRoutes are the Workspace and CTS quota routes.
-var huaweiRoutes = []route{
+// OpWorkspaceSites names GET /v2/{project_id}/sites in Counts, Requests
+// and OpOf.
+const OpWorkspaceSites = "workspace_sites"
+
+// huaweiRoutes are the Workspace and CTS routes, then IAM's.
+var huaweiRoutes = append([]route{
 	{OpWorkspaceQuotas, func(p string) bool { return strings.HasPrefix(p, "/v2/") && strings.HasSuffix(p, "/quotas/detail") }, (*Cloud).workspaceQuotas},
+	{OpWorkspaceSites, func(p string) bool { return strings.HasPrefix(p, "/v2/") && strings.HasSuffix(p, "/sites") }, (*Cloud).workspaceSites},
 	{OpCTSQuotas, func(p string) bool { return strings.HasPrefix(p, "/v3/") && strings.HasSuffix(p, "/quotas") }, (*Cloud).ctsQuotas},
-}
+}, iamRoutes...)
 
 // huaweiError writes the Huawei error body, the gateway's or a service's.
 func huaweiError(w http.ResponseWriter, status int, code, message, requestID string) {
@@ -111,7 +120,8 @@ func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestI
 	if project == nil {
 		return
 	}
-	site := r.URL.Query().Get("site_id")
+	// Read as the gateway reads it: a "+" is a plus sign, not a space.
+	site := huawei.ParseQuery(r.URL.RawQuery).Get("site_id")
 	if site == "" {
 		site = project.DefaultSite
 	}
@@ -121,9 +131,45 @@ func (c *Cloud) workspaceQuotas(w http.ResponseWriter, r *http.Request, requestI
 		huaweiError(w, http.StatusNotFound, "WKS.00000404", "site not found: "+site, requestID)
 		return
 	}
-	answer := map[string]any{"resources": c.quotas(resources, true), "site_id": site}
+	answer := map[string]any{"resources": c.quotas(resources, true), "site_id": c.siteIDValue(site)}
 	c.mu.Unlock() // not held while writing: a slow reader must not stall the cloud
 	writeJSON(w, http.StatusOK, answer)
+}
+
+// workspaceSites serves GET /v2/{project_id}/sites (ListSiteConfigs): the
+// project's sites in id order, the default one as the central site.
+func (c *Cloud) workspaceSites(w http.ResponseWriter, r *http.Request, requestID string) {
+	project := c.huaweiProject(w, r, requestID, "v2", "/sites", "WKS.00000404")
+	if project == nil {
+		return
+	}
+	projectID := projectFromPath(r.URL.Path, "v2", "/sites")
+	ids := slices.Sorted(maps.Keys(project.Sites))
+	infos := make([]map[string]any, 0, len(ids))
+	for _, id := range ids {
+		siteType := "IES"
+		if id == project.DefaultSite {
+			siteType = "CENTER"
+		}
+		infos = append(infos, map[string]any{
+			"site_id": c.siteIDValue(id), "site_name": id, "site_type": siteType,
+			"project_id": projectID, "status": "AVAILABLE", "create_time": c.start.UTC().Format(time.RFC3339),
+		})
+	}
+	c.mu.Unlock()
+	writeJSON(w, http.StatusOK, map[string]any{"site_infos": infos, "total_count": len(infos)})
+}
+
+// siteIDValue is a site id as Workspace sends it: a JSON number, as in the
+// official example, when NumericSiteIDs is on and the id is one.
+func (c *Cloud) siteIDValue(id string) any {
+	if !c.huaweiOptions().NumericSiteIDs || id == "" || (len(id) > 1 && id[0] == '0') {
+		return id
+	}
+	if _, err := strconv.ParseUint(id, 10, 64); err != nil {
+		return id
+	}
+	return json.Number(id)
 }
 
 // ctsQuotas serves GET /v3/{project_id}/quotas.
