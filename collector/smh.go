@@ -3,18 +3,27 @@ package collector
 import (
 	"context"
 	"net/url"
+	"slices"
 	"time"
 
+	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/smh"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
-// smhService reads the capacity and usage of a library's tenant spaces.
+// smhService reads the capacity and usage of a library's tenant spaces,
+// listed in the configuration or by SMH, and optionally the library's
+// totals.
 var smhService = service{
-	descs:   []*prometheus.Desc{smhCapacityDesc, smhAvailableDesc, smhUsedDesc},
+	descs: []*prometheus.Desc{
+		smhCapacityDesc, smhAvailableDesc, smhUsedDesc,
+		smhLibraryUsedDesc, smhLibraryCapacityDesc, smhLibraryAvailableDesc, smhLibraryAllocatedDesc,
+	},
 	newPoll: newSMHPoll,
 }
 
@@ -31,43 +40,113 @@ var (
 		prometheus.BuildFQName(namespace, "smh", "space_used_bytes"),
 		"Bytes taken by the files of the Smart Media Hosting tenant space (size). Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "library_id", "space_id"}, nil)
+
+	smhLibraryLabels   = []string{"target", "library_id"}
+	smhLibraryUsedDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "smh", "library_used_bytes"),
+		"Bytes taken by the files of the whole Smart Media Hosting library (totalFileSize); with library_usage only. Values may be cached up to the target's cache_ttl.",
+		smhLibraryLabels, nil)
+	smhLibraryCapacityDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "smh", "library_capacity_bytes"),
+		"Capacity of the Smart Media Hosting library in bytes (capacity); absent when upstream sends none. With library_usage only.",
+		smhLibraryLabels, nil)
+	smhLibraryAvailableDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "smh", "library_available_bytes"),
+		"Space left in the Smart Media Hosting library in bytes (availableSpace); absent when upstream sends none. With library_usage only.",
+		smhLibraryLabels, nil)
+	smhLibraryAllocatedDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "smh", "library_allocated_bytes"),
+		"Bytes of the Smart Media Hosting library allotted to tenant-space quotas (totalAllocatedSpaceQuota); absent when upstream sends none. With library_usage only.",
+		smhLibraryLabels, nil)
 )
 
-// smhAnswer is the usage of a target's spaces.
+// smhAnswer is the usage of a target's spaces and, with library_usage,
+// the library's totals.
 type smhAnswer struct {
 	libraryID string
-	usage     *smh.Usage
+	usage     *smh.Usage        // nil when there was no space to ask for
+	library   *smh.LibraryUsage // nil without library_usage
+	notes     []string
 }
 
 func newSMHPoll(e *Exporter, s pollSpec) pollFunc {
 	client := e.smhClient(s.cred, s.endpoint)
-	spaceIDs, libraryID := s.target.SpaceIDs, s.cred.LibraryID
+	tc, libraryID := s.target, s.cred.LibraryID
+	interval := tc.DiscoveryInterval.D()
+	if interval <= 0 {
+		interval = config.DefaultDiscoveryInterval
+	}
+	logger := log.With(e.logger, "target", tc.Name, "service", tc.Service)
 	return func(ctx context.Context) (answer, error) {
-		usage, err := client.Usage(ctx, spaceIDs)
-		if err != nil {
+		a := smhAnswer{libraryID: libraryID}
+		g, gctx := errgroup.WithContext(ctx)
+		if tc.LibraryUsage {
+			g.Go(func() (err error) {
+				a.library, err = client.LibraryUsage(gctx)
+				return err
+			})
+		}
+		g.Go(func() error {
+			spaceIDs := tc.SpaceIDs
+			if tc.DiscoverSpaces {
+				list, err := client.Spaces(gctx, interval)
+				if err != nil {
+					return err
+				}
+				if list.Stale != nil {
+					level.Warn(logger).Log("msg", "Listing the SMH spaces failed; polling the last good list", "spaces", len(list.IDs), "listed_at", list.ListedAt.UTC().Format(time.RFC3339), "err", list.Stale)
+				}
+				spaceIDs, a.notes = list.IDs, list.Skipped
+				if len(spaceIDs) == 0 {
+					return nil // a library without spaces
+				}
+			}
+			var err error
+			a.usage, err = client.Usage(gctx, spaceIDs, interval)
+			return err
+		})
+		if err := g.Wait(); err != nil {
 			return nil, err
 		}
-		return smhAnswer{libraryID: libraryID, usage: usage}, nil
+		return a, nil
 	}
 }
 
 func (a smhAnswer) samples(b *sampleBuilder) {
-	for _, s := range a.usage.Spaces {
-		l, ok := b.labels(func() string { return "space " + upstream.Quote(s.SpaceID) }, b.target, a.libraryID, s.SpaceID)
-		if !ok {
-			continue
+	if a.usage != nil {
+		for _, s := range a.usage.Spaces {
+			l, ok := b.labels(func() string { return "space " + upstream.Quote(s.SpaceID) }, b.target, a.libraryID, s.SpaceID)
+			if !ok {
+				continue
+			}
+			b.gauge(smhCapacityDesc, s.Capacity, l...)
+			b.gauge(smhAvailableDesc, s.Available, l...)
+			b.gauge(smhUsedDesc, s.Used, l...)
 		}
-		b.gauge(smhCapacityDesc, s.Capacity, l...)
-		b.gauge(smhAvailableDesc, s.Available, l...)
-		b.gauge(smhUsedDesc, s.Used, l...)
+	}
+	if lib := a.library; lib != nil {
+		b.gauge(smhLibraryUsedDesc, lib.Used, b.target, a.libraryID)
+		b.gauge(smhLibraryCapacityDesc, lib.Capacity, b.target, a.libraryID)
+		b.gauge(smhLibraryAvailableDesc, lib.Available, b.target, a.libraryID)
+		b.gauge(smhLibraryAllocatedDesc, lib.Allocated, b.target, a.libraryID)
 	}
 }
 
-func (a smhAnswer) skipped() []string { return a.usage.Skipped }
+func (a smhAnswer) skipped() []string {
+	notes := slices.Clone(a.notes)
+	if a.usage != nil {
+		notes = append(notes, a.usage.Skipped...)
+	}
+	if a.library != nil {
+		notes = append(notes, a.library.Skipped...)
+	}
+	return notes
+}
 
 // smhClient returns the one client of a credential and endpoint, so that
-// every target using them shares an access token, and a reload that keeps
-// them keeps the token. Called with e.mu held.
+// every target using them shares an access token, a space listing and what
+// it learnt of missing spaces, and a reload that keeps them keeps those.
+// Called with e.mu held.
 func (e *Exporter) smhClient(cred *config.Credential, endpoint *url.URL) *smh.Client {
 	key := hashOf(append([]string{config.ServiceSMH, endpoint.String()}, credentialFields(cred)...)...)
 	return e.clients.get(key, func() any {

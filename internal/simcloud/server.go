@@ -50,6 +50,7 @@ type Cloud struct {
 	// access token they refuse, as a careless server might, so that tests
 	// see whether a client scrubs them from its errors.
 	EchoSecrets bool
+	SMH         SMHSettings // SMH's listing and library totals (smh_list.go)
 
 	mu     sync.Mutex
 	start  time.Time

@@ -12,9 +12,12 @@ import (
 
 const usagePrefix = "/api/v1/usage/"
 
-// smhRoutes are SMH's token and usage routes.
+// smhRoutes are SMH's token, listing and usage routes. The library's
+// totals come first: their path is a prefix of the spaces' usage path.
 var smhRoutes = []route{
 	{OpSMHToken, func(p string) bool { return p == "/api/v1/token" }, (*Cloud).smhToken},
+	{OpSMHSpaceList, isSpaceListPath, (*Cloud).smhSpaceList},
+	{OpSMHLibraryUsage, isLibraryUsagePath, (*Cloud).smhLibraryUsage},
 	{OpSMHUsage, func(p string) bool { return strings.HasPrefix(p, usagePrefix) }, (*Cloud).smhUsage},
 }
 
@@ -100,6 +103,7 @@ func (c *Cloud) smhToken(w http.ResponseWriter, r *http.Request, requestID strin
 	}
 	accessToken := "acctk" + newID(20)
 	c.tokens[accessToken] = token{library: libraryID, lifetime: lifetime, expires: c.Now().Add(lifetime)}
+	c.SMH.setGrant(accessToken, q.Get("grant"))
 	if c.Record {
 		c.issued = append(c.issued, accessToken)
 	}
@@ -149,6 +153,41 @@ type smhFailure struct {
 func (c *Cloud) usageAnswer(accessToken, libraryID string, spaceIDs []string) ([]any, *smhFailure) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	lib, fail := c.useToken(accessToken, libraryID, "")
+	if fail != nil {
+		return nil, fail
+	}
+	answer := make([]any, 0, len(spaceIDs))
+	for _, id := range spaceIDs {
+		space := findSpace(lib, id)
+		if space == nil {
+			return nil, &smhFailure{http.StatusNotFound, "SpaceNotFound", "no such space: " + id}
+		}
+		if space.Raw != "" {
+			answer = append(answer, json.RawMessage(space.Raw))
+			continue
+		}
+		used := c.spaceUsed(space)
+		u := smhSpaceUsage{SpaceID: id, Size: decimal(used)}
+		if space.Capacity != nil {
+			u.Capacity = decimal(*space.Capacity)
+			u.AvailableSpace = decimal(*space.Capacity - min(used, *space.Capacity))
+		}
+		answer = append(answer, u)
+	}
+	return answer, nil
+}
+
+// spaceUsed is a space's usage now, drift included. Called with c.mu
+// held.
+func (c *Cloud) spaceUsed(s *Space) uint64 {
+	return drift(s.Used, s.Swing, s.Used, s.Capacity, c.Now().Sub(c.start), c.DriftPeriod)
+}
+
+// useToken checks an access token for a request on libraryID and renews
+// it, as SMH does on each use. need, when set, is the grants of which the
+// token must have one ("admin,space_admin"). Called with c.mu held.
+func (c *Cloud) useToken(accessToken, libraryID, need string) (*Library, *smhFailure) {
 	tok, ok := c.tokens[accessToken]
 	if !ok || !c.Now().Before(tok.expires) {
 		delete(c.tokens, accessToken)
@@ -161,29 +200,12 @@ func (c *Cloud) usageAnswer(accessToken, libraryID string, spaceIDs []string) ([
 	if !ok {
 		return nil, &smhFailure{http.StatusNotFound, "LibraryNotFound", "no such library"}
 	}
-	// Like the cloud, each use renews the token for its whole period.
+	if need != "" && !c.SMH.granted(accessToken, need) {
+		return nil, &smhFailure{http.StatusForbidden, "NoPermission", "the access token needs one of the grants " + need + c.echo(accessToken)}
+	}
 	tok.expires = c.Now().Add(tok.lifetime)
 	c.tokens[accessToken] = tok
-	elapsed := c.Now().Sub(c.start)
-	answer := make([]any, 0, len(spaceIDs))
-	for _, id := range spaceIDs {
-		space := findSpace(lib, id)
-		if space == nil {
-			return nil, &smhFailure{http.StatusNotFound, "SpaceNotFound", "no such space: " + id}
-		}
-		if space.Raw != "" {
-			answer = append(answer, json.RawMessage(space.Raw))
-			continue
-		}
-		used := drift(space.Used, space.Swing, space.Used, space.Capacity, elapsed, c.DriftPeriod)
-		u := smhSpaceUsage{SpaceID: id, Size: decimal(used)}
-		if space.Capacity != nil {
-			u.Capacity = decimal(*space.Capacity)
-			u.AvailableSpace = decimal(*space.Capacity - min(used, *space.Capacity))
-		}
-		answer = append(answer, u)
-	}
-	return answer, nil
+	return lib, nil
 }
 
 func findSpace(lib *Library, id string) *Space {

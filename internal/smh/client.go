@@ -1,8 +1,10 @@
 // Package smh reads tenant-space capacity from Tencent Cloud Smart Media
 // Hosting (SMH) through its business-level API: it obtains and caches an
-// access token for a media library and queries
-// GET /api/v1/usage/{LibraryId}/{SpaceIds}. It knows nothing of Prometheus
-// or logging; all HTTP goes through internal/upstream.
+// access token for a media library, lists the library's tenant spaces
+// (GET /api/v1/space/{LibraryId}/list) and queries their usage
+// (GET /api/v1/usage/{LibraryId}/{SpaceIds}) and the library's totals
+// (GET /api/v1/usage/{LibraryId}). It knows nothing of Prometheus or
+// logging; all HTTP goes through internal/upstream.
 package smh
 
 import (
@@ -52,6 +54,13 @@ type Client struct {
 	fetching *tokenFetch  // the token request in flight, if any
 	// notes about token answers, for the next Usage to report once
 	notes []string
+	// missing holds the space ids SMH said it does not know, with when.
+	missing map[string]time.Time
+
+	// listing is held by the one caller listing the spaces, so that
+	// targets sharing the client share one listing.
+	listing chan struct{}
+	spaces  *spaceList // the last good listing; nil until one succeeds
 }
 
 // NewClient returns a Client that sends its requests through http to the
@@ -64,8 +73,9 @@ func NewClient(http *upstream.Client, baseURL *url.URL, creds Credentials, gate 
 		http:  http,
 		base:  &base,
 		creds: creds,
-		gate:  gate,
-		now:   time.Now,
+		gate:    gate,
+		now:     time.Now,
+		listing: make(chan struct{}, 1),
 	}
 }
 

@@ -62,7 +62,7 @@ func TestUsageRedactsDecodedValues(t *testing.T) {
 			}
 			for _, body := range bodies {
 				c := rdServer(t, func(*http.Request) (int, string) { return 200, body })
-				u, err := c.Usage(context.Background(), []string{"s1"})
+				u, err := c.Usage(context.Background(), []string{"s1"}, 0)
 				if err != nil {
 					t.Fatalf("%s form: %v", form.Name, err)
 				}
@@ -87,7 +87,7 @@ func TestUsageErrorRedactsEchoedRequest(t *testing.T) {
 				echo := r.URL.RawQuery + " library_id=lib&library_secret=" + form.Text
 				return 502, `{"code":"BadGateway","message":` + rdJSON(echo) + `}`
 			})
-			_, err := c.Usage(context.Background(), []string{"s1"})
+			_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 			var apiErr *upstream.APIError
 			if !errors.As(err, &apiErr) {
 				t.Fatalf("%s form: %v", form.Name, err)

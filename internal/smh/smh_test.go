@@ -154,7 +154,7 @@ func TestTokenReuseSequential(t *testing.T) {
 	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	for i := range 20 {
-		u, err := c.Usage(context.Background(), []string{"s1", "s2"})
+		u, err := c.Usage(context.Background(), []string{"s1", "s2"}, 0)
 		if err != nil {
 			t.Fatalf("call %d: %v", i, err)
 		}
@@ -185,7 +185,7 @@ func TestTokenReuseConcurrent(t *testing.T) {
 	errs := make(chan error, 20)
 	for range 20 {
 		wg.Go(func() {
-			if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
+			if _, err := c.Usage(context.Background(), []string{"s1"}, 0); err != nil {
 				errs <- err
 			}
 		})
@@ -205,7 +205,7 @@ func TestTokenQueryOmitsUnsetFields(t *testing.T) {
 	creds := testCreds()
 	creds.Grant, creds.TokenPeriod, creds.UserID = "", 0, "user-7"
 	c, _ := newTestClient(t, f, creds)
-	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
+	if _, err := c.Usage(context.Background(), []string{"s1"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if q := f.tokenQuery(0); q.Has("grant") || q.Has("period") {
@@ -222,7 +222,7 @@ func TestTokenRefreshAfterExpiry(t *testing.T) {
 	c, clock := newTestClient(t, f, testCreds())
 	call := func() {
 		t.Helper()
-		if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
+		if _, err := c.Usage(context.Background(), []string{"s1"}, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -260,11 +260,11 @@ func TestRefreshMargin(t *testing.T) {
 func TestRetryOnceOnInvalidAccessToken(t *testing.T) {
 	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
-	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
+	if _, err := c.Usage(context.Background(), []string{"s1"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	f.RevokeTokens() // as after a server restart or a token deletion
-	u, err := c.Usage(context.Background(), []string{"s1"})
+	u, err := c.Usage(context.Background(), []string{"s1"}, 0)
 	if err != nil {
 		t.Fatalf("want success after one retry: %v", err)
 	}
@@ -276,7 +276,7 @@ func TestRetryOnceOnInvalidAccessToken(t *testing.T) {
 		t.Errorf("got %d token and %d usage requests for the revoked call, want 2 tokens in all and 2 usage requests", tokens, usages-1)
 	}
 	// The new token is cached again.
-	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
+	if _, err := c.Usage(context.Background(), []string{"s1"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if tokens, _ := f.counts(); tokens != 2 {
@@ -292,11 +292,11 @@ func TestRetryConcurrentBatchesShareOneNewToken(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("s%d", i)
 	}
-	if _, err := c.Usage(context.Background(), ids); err != nil {
+	if _, err := c.Usage(context.Background(), ids, 0); err != nil {
 		t.Fatal(err)
 	}
 	f.RevokeTokens()
-	if _, err := c.Usage(context.Background(), ids); err != nil {
+	if _, err := c.Usage(context.Background(), ids, 0); err != nil {
 		t.Fatal(err)
 	}
 	// A batch scheduled late may start with the already renewed token, so
@@ -317,7 +317,7 @@ func TestFailsAfterOneRetry(t *testing.T) {
 		return false
 	})
 	c, _ := newTestClient(t, f, testCreds())
-	_, err := c.Usage(context.Background(), []string{"s1"})
+	_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 	var apiErr *upstream.APIError
 	if !errors.As(err, &apiErr) || apiErr.Code != "InvalidAccessToken" || apiErr.StatusCode != http.StatusForbidden {
 		t.Fatalf("want a 403 InvalidAccessToken APIError, got %v", err)
@@ -336,7 +336,7 @@ func TestBatching(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("space-%03d", i)
 	}
-	u, err := c.Usage(context.Background(), ids)
+	u, err := c.Usage(context.Background(), ids, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -371,7 +371,7 @@ func TestBatchFailureFailsCall(t *testing.T) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("s%d", i)
 	}
-	_, err := c.Usage(context.Background(), ids)
+	_, err := c.Usage(context.Background(), ids, 0)
 	var apiErr *upstream.APIError
 	if !errors.As(err, &apiErr) || apiErr.Code != "InternalServerError" {
 		t.Fatalf("want the failed batch's APIError, got %v", err)
@@ -382,7 +382,7 @@ func TestPathEscaping(t *testing.T) {
 	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
 	ids := []string{"a b", "x/y", "plain"}
-	u, err := c.Usage(context.Background(), ids)
+	u, err := c.Usage(context.Background(), ids, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,11 +397,11 @@ func TestPathEscaping(t *testing.T) {
 func TestInvalidSpaceIDs(t *testing.T) {
 	f := newTestCloud(t)
 	c, _ := newTestClient(t, f, testCreds())
-	if _, err := c.Usage(context.Background(), nil); !errors.Is(err, ErrNoSpaceIDs) {
+	if _, err := c.Usage(context.Background(), nil, 0); !errors.Is(err, ErrNoSpaceIDs) {
 		t.Errorf("no ids: got %v, want ErrNoSpaceIDs", err)
 	}
 	for _, ids := range [][]string{{"a", ""}, {"a,b"}} {
-		if _, err := c.Usage(context.Background(), ids); err == nil {
+		if _, err := c.Usage(context.Background(), ids, 0); err == nil {
 			t.Errorf("ids %q: want an error", ids)
 		}
 	}
@@ -416,7 +416,7 @@ func TestNullAmounts(t *testing.T) {
 		&simcloud.Space{ID: "s1", Used: 1000},
 		&simcloud.Space{ID: "s2", Raw: `{"spaceId":"s2","size":"7"}`})
 	c, _ := newTestClient(t, f, testCreds())
-	u, err := c.Usage(context.Background(), []string{"s1", "s2"})
+	u, err := c.Usage(context.Background(), []string{"s1", "s2"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -435,7 +435,7 @@ func TestNullAmounts(t *testing.T) {
 func TestLargeValueExact(t *testing.T) {
 	f := newTestCloud(t, &simcloud.Space{ID: "s1", Raw: `{"spaceId":"s1","capacity":"9007199254740993","availableSpace":"18446744073709551615","size":"0"}`})
 	c, _ := newTestClient(t, f, testCreds())
-	u, err := c.Usage(context.Background(), []string{"s1"})
+	u, err := c.Usage(context.Background(), []string{"s1"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestLargeValueExact(t *testing.T) {
 func TestSkippedBadValue(t *testing.T) {
 	f := newTestCloud(t, &simcloud.Space{ID: "s1", Raw: `{"spaceId":"s1","capacity":"abc","availableSpace":"-5","size":"12"}`})
 	c, _ := newTestClient(t, f, testCreds())
-	u, err := c.Usage(context.Background(), []string{"s1", "s2"})
+	u, err := c.Usage(context.Background(), []string{"s1", "s2"}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +489,7 @@ func TestMalformedBody(t *testing.T) {
 			f := newTestCloud(t)
 			f.answerRaw(simcloud.OpSMHUsage, body)
 			c, _ := newTestClient(t, f, testCreds())
-			_, err := c.Usage(context.Background(), []string{"s1"})
+			_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 			var decErr *upstream.DecodeError
 			if !errors.As(err, &decErr) {
 				t.Fatalf("want a DecodeError, got %T %v", err, err)
@@ -516,7 +516,7 @@ func TestBadTokenAnswer(t *testing.T) {
 			f := newTestCloud(t)
 			f.answerRaw(simcloud.OpSMHToken, body)
 			c, _ := newTestClient(t, f, testCreds())
-			_, err := c.Usage(context.Background(), []string{"s1"})
+			_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 			var decErr *upstream.DecodeError
 			if !errors.As(err, &decErr) || decErr.Operation != "token" || decErr.RequestID != f.requestID(simcloud.OpSMHToken, 0) {
 				t.Fatalf("want a token DecodeError with the token request's id, got %v", err)
@@ -538,7 +538,7 @@ func TestErrorBodyReachesError(t *testing.T) {
 		return true
 	})
 	c, _ := newTestClient(t, f, testCreds())
-	_, err := c.Usage(context.Background(), []string{"s1"})
+	_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 	var apiErr *upstream.APIError
 	if !errors.As(err, &apiErr) {
 		t.Fatalf("want an APIError, got %T %v", err, err)
@@ -559,7 +559,7 @@ func TestWrongLibrarySecret(t *testing.T) {
 	creds := testCreds()
 	creds.LibrarySecret = testSecret + "-wrong"
 	c, _ := newTestClient(t, f, creds)
-	_, err := c.Usage(context.Background(), []string{"s1"})
+	_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 	var apiErr *upstream.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusNotFound || apiErr.Code != "WrongLibraryIdOrSecret" || apiErr.Operation != "token" {
 		t.Fatalf("want a 404 WrongLibraryIdOrSecret token error, got %v", err)
@@ -570,7 +570,7 @@ func TestWrongLibrarySecret(t *testing.T) {
 		t.Errorf("error lacks the request id: %v", err)
 	}
 	// A failed fetch is not cached: the next call asks again.
-	c.Usage(context.Background(), []string{"s1"})
+	c.Usage(context.Background(), []string{"s1"}, 0)
 	if tokens, usages := f.counts(); tokens != 2 || usages != 0 {
 		t.Errorf("got %d token and %d usage requests, want 2 and 0", tokens, usages)
 	}
@@ -586,7 +586,7 @@ func TestConnectionRefusedHasNoSecrets(t *testing.T) {
 	base, _ := url.Parse("http://" + addr)
 	c := NewClient(upstream.New(upstream.Options{}), base, testCreds(), nil)
 
-	_, err = c.Usage(context.Background(), []string{"s1"})
+	_, err = c.Usage(context.Background(), []string{"s1"}, 0)
 	var tErr *upstream.TransportError
 	if !errors.As(err, &tErr) {
 		t.Fatalf("want a TransportError, got %T %v", err, err)
@@ -595,7 +595,7 @@ func TestConnectionRefusedHasNoSecrets(t *testing.T) {
 
 	// The usage request, with a cached token in its URL, fails the same way.
 	c.token = &cachedToken{value: "acctk-cached-secret-token", refreshAt: time.Now().Add(time.Hour)}
-	_, err = c.Usage(context.Background(), []string{"s1"})
+	_, err = c.Usage(context.Background(), []string{"s1"}, 0)
 	assertNoSecrets(t, err, nil)
 	if strings.Contains(err.Error(), "acctk-cached-secret-token") {
 		t.Errorf("error contains the access token: %v", err)
@@ -615,14 +615,14 @@ func TestWaiterLeavesFetchContinues(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	firstDone := make(chan error, 1)
 	go func() {
-		_, err := c.Usage(ctx, []string{"s1"})
+		_, err := c.Usage(ctx, []string{"s1"}, 0)
 		firstDone <- err
 	}()
 	testutil.WaitFor(t, func() bool { tokens, _ := f.counts(); return tokens == 1 })
 
 	secondDone := make(chan error, 1)
 	go func() {
-		_, err := c.Usage(context.Background(), []string{"s1"})
+		_, err := c.Usage(context.Background(), []string{"s1"}, 0)
 		secondDone <- err
 	}()
 	cancel()
@@ -644,7 +644,7 @@ func TestBasePathPrefix(t *testing.T) {
 	t.Cleanup(proxy.Close)
 	base, _ := url.Parse(proxy.URL + "/proxy/")
 	c := NewClient(upstream.New(upstream.Options{}), base, testCreds(), nil)
-	if _, err := c.Usage(context.Background(), []string{"s1"}); err != nil {
+	if _, err := c.Usage(context.Background(), []string{"s1"}, 0); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -66,7 +66,7 @@ func TestTokenWithoutExpiresIn(t *testing.T) {
 func TestTokenNoteReportedOnce(t *testing.T) {
 	c, _ := tokenClient(t, `{"accessToken":"acctk1"}`, time.Hour)
 	for i, want := range []int{1, 0} {
-		u, err := c.Usage(context.Background(), []string{"s1"})
+		u, err := c.Usage(context.Background(), []string{"s1"}, 0)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 
@@ -28,8 +29,9 @@ type Usage struct {
 	// Spaces holds one entry per space in the answers, in the order of the
 	// requested ids' batches and, within a batch, as SMH listed them.
 	Spaces []SpaceUsage
-	// Skipped describes values that were present but unusable; the space
-	// is still in Spaces with that value not valid.
+	// Skipped describes values that were present but unusable, and spaces
+	// that SMH does not know; a space with an unusable value is still in
+	// Spaces with that value not valid.
 	Skipped []string
 }
 
@@ -46,7 +48,15 @@ type SpaceUsage struct {
 // Usage returns the capacity of the given tenant spaces. The ids are sent
 // in batches of at most 50, concurrently; if any batch fails the whole call
 // fails with that batch's error.
-func (c *Client) Usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
+//
+// SMH refuses a whole batch with 404 SpaceNotFound when one of its ids does
+// not exist, without saying which. The batch is then split until the
+// missing ids are found; they are noted as skipped once and left out of
+// the calls of the next recheck (0: none), so that the search is not made
+// on every poll. When none of the ids asked for exists, the call fails
+// with SMH's answer instead: that is a configuration to fix, not a space
+// to skip.
+func (c *Client) Usage(ctx context.Context, spaceIDs []string, recheck time.Duration) (*Usage, error) {
 	if len(spaceIDs) == 0 {
 		return nil, ErrNoSpaceIDs
 	}
@@ -58,19 +68,20 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
 		}
 	}
 
+	ask := c.notKnownMissing(spaceIDs, recheck)
 	var batches [][]string
-	for ids := spaceIDs; len(ids) > 0; {
+	for ids := ask; len(ids) > 0; {
 		n := min(len(ids), maxSpacesPerRequest)
 		batches = append(batches, ids[:n])
 		ids = ids[n:]
 	}
 	// One failed batch fails the call; errgroup then cancels the others
 	// and keeps the first error, not the cancellations it caused.
-	results := make([]*Usage, len(batches))
+	results := make([]*batchResult, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, batch := range batches {
 		g.Go(func() (err error) {
-			results[i], err = c.usageWithRetry(gctx, batch)
+			results[i], err = c.batchUsage(gctx, batch)
 			return err
 		})
 	}
@@ -79,22 +90,81 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
 	}
 
 	all := &Usage{}
-	for _, u := range results {
-		all.Spaces = append(all.Spaces, u.Spaces...)
-		all.Skipped = append(all.Skipped, u.Skipped...)
+	var missing []string
+	var notFound error
+	for _, r := range results {
+		all.Spaces = append(all.Spaces, r.usage.Spaces...)
+		all.Skipped = append(all.Skipped, r.usage.Skipped...)
+		missing = append(missing, r.missing...)
+		if notFound == nil {
+			notFound = r.notFound
+		}
 	}
-	noteMissing(all, spaceIDs)
+	if len(missing) > 0 && len(missing) == len(ask) {
+		return nil, notFound
+	}
+	c.rememberMissing(missing)
+	for _, id := range missing {
+		all.Skipped = append(all.Skipped, fmt.Sprintf("space %q: not found", id))
+	}
+	noteUnanswered(all, ask, missing)
 	all.Skipped = append(all.Skipped, c.takeNotes()...)
 	return all, nil
 }
 
-// noteMissing notes each requested space that the answer left out, so that
-// its series do not vanish without a word (for example when the token's
-// user may not see the space).
-func noteMissing(u *Usage, requested []string) {
-	answered := make(map[string]bool, len(u.Spaces))
+// notKnownMissing returns the ids that were not found missing within the
+// last recheck.
+func (c *Client) notKnownMissing(ids []string, recheck time.Duration) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	var ask []string
+	for _, id := range ids {
+		if at, ok := c.missing[id]; ok && now.Sub(at) < recheck {
+			continue
+		}
+		ask = append(ask, id)
+	}
+	return ask
+}
+
+func (c *Client) rememberMissing(ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.missing == nil {
+		c.missing = map[string]time.Time{}
+	}
+	now := c.now()
+	for _, id := range ids {
+		c.missing[id] = now
+	}
+}
+
+// forgetMissing drops what was found missing before t: a listing made since
+// has the newer word on which spaces exist.
+func (c *Client) forgetMissing(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, at := range c.missing {
+		if at.Before(t) {
+			delete(c.missing, id)
+		}
+	}
+}
+
+// noteUnanswered notes each requested space that the answer left out, so
+// that its series do not vanish without a word (for example when the
+// token's user may not see the space).
+func noteUnanswered(u *Usage, requested, missing []string) {
+	answered := make(map[string]bool, len(u.Spaces)+len(missing))
 	for _, s := range u.Spaces {
 		answered[s.SpaceID] = true
+	}
+	for _, id := range missing {
+		answered[id] = true
 	}
 	for _, id := range requested {
 		if !answered[id] {
@@ -103,67 +173,57 @@ func noteMissing(u *Usage, requested []string) {
 	}
 }
 
-// usageWithRetry queries one batch. SMH rejects a token that has expired
-// or been deleted with 403 InvalidAccessToken; a fresh token is then
-// fetched and the batch sent once more.
-func (c *Client) usageWithRetry(ctx context.Context, spaceIDs []string) (*Usage, error) {
-	token, err := c.accessToken(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := c.usage(ctx, token, spaceIDs)
-	if !isInvalidAccessToken(err) {
-		return u, err
-	}
-	c.dropToken(token)
-	if token, err = c.accessToken(ctx); err != nil {
-		return nil, err
-	}
-	// A token refused right after it was made means the credential is not
-	// usable: the gate backs off rather than minting tokens every scrape.
-	err = c.gate.Do(ctx, func() error {
-		u, err = c.usage(ctx, token, spaceIDs)
-		return err
-	}, isInvalidAccessToken)
-	if isInvalidAccessToken(err) {
-		c.dropToken(token)
-	}
-	return u, err
+// batchResult is the answer for one batch of ids, with those SMH does not
+// know and its first answer saying so.
+type batchResult struct {
+	usage    *Usage
+	missing  []string
+	notFound error
 }
 
-func isInvalidAccessToken(err error) bool {
-	var apiErr *upstream.APIError
-	return errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden && apiErr.Code == "InvalidAccessToken"
+// batchUsage queries one batch, splitting it in halves while SMH answers
+// 404 SpaceNotFound, so that k missing ids among n cost about 2k·log2(n)
+// requests, once.
+func (c *Client) batchUsage(ctx context.Context, ids []string) (*batchResult, error) {
+	u, err := c.usage(ctx, ids)
+	if !isAPIError(err, http.StatusNotFound, "SpaceNotFound") {
+		if err != nil {
+			return nil, err
+		}
+		return &batchResult{usage: u}, nil
+	}
+	if len(ids) == 1 {
+		return &batchResult{usage: &Usage{}, missing: ids, notFound: err}, nil
+	}
+	half := len(ids) / 2
+	halves := [][]string{ids[:half], ids[half:]}
+	parts := make([]*batchResult, len(halves))
+	g, gctx := errgroup.WithContext(ctx)
+	for i, h := range halves {
+		g.Go(func() (err error) {
+			parts[i], err = c.batchUsage(gctx, h)
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	r := &batchResult{usage: &Usage{}, notFound: err}
+	for _, p := range parts {
+		r.usage.Spaces = append(r.usage.Spaces, p.usage.Spaces...)
+		r.usage.Skipped = append(r.usage.Skipped, p.usage.Skipped...)
+		r.missing = append(r.missing, p.missing...)
+	}
+	return r, nil
 }
 
-// usage sends one usage request with the given token.
-func (c *Client) usage(ctx context.Context, token string, spaceIDs []string) (*Usage, error) {
+// usage sends one usage request.
+func (c *Client) usage(ctx context.Context, spaceIDs []string) (*Usage, error) {
 	escaped := make([]string, len(spaceIDs))
 	for i, id := range spaceIDs {
 		escaped[i] = url.PathEscape(id)
 	}
-	q := url.Values{}
-	q.Set("access_token", token)
-	if c.creds.UserID != "" {
-		q.Set("user_id", c.creds.UserID)
-	}
-	secrets := c.secrets(token)
-	redactor := upstream.NewRedactor(secrets...)
-	resp, err := c.http.Do(ctx, upstream.Request{
-		Service:   service,
-		Operation: "usage",
-		Method:    http.MethodGet,
-		URL:       c.endpoint(q, "api", "v1", "usage", url.PathEscape(c.creds.LibraryID), strings.Join(escaped, ",")),
-		Secrets:   secrets,
-	})
-	if err != nil {
-		return nil, err
-	}
-	u, err := decodeUsage(resp.Body, redactor)
-	if err != nil {
-		return nil, &upstream.DecodeError{Service: service, Operation: "usage", RequestID: resp.RequestID, Err: redactor.Error(err)}
-	}
-	return u, nil
+	return call(ctx, c, "usage", nil, decodeUsage, "api", "v1", "usage", url.PathEscape(c.creds.LibraryID), strings.Join(escaped, ","))
 }
 
 type spaceAnswer struct {
@@ -203,23 +263,36 @@ func decodeUsage(body []byte, r *upstream.Redactor) (*Usage, error) {
 			return nil, fmt.Errorf("element %d: no spaceId", i)
 		}
 		s := SpaceUsage{SpaceID: r.Value(*a.SpaceID)}
-		for _, f := range []struct {
-			name string
-			raw  json.RawMessage
-			dst  *upstream.Amount
-		}{
+		u.Skipped = append(u.Skipped, parseAmounts(r, fmt.Sprintf("space %q", s.SpaceID), []amountField{
 			{"capacity", a.Capacity, &s.Capacity},
 			{"availableSpace", a.AvailableSpace, &s.Available},
 			{"size", a.Size, &s.Used},
-		} {
-			v, err := upstream.ParseDecimalString(f.raw)
-			if err != nil {
-				u.Skipped = append(u.Skipped, r.Text(fmt.Sprintf("space %q %s: %v", s.SpaceID, f.name, err)))
-				continue
-			}
-			*f.dst = v
-		}
+		})...)
 		u.Spaces = append(u.Spaces, s)
 	}
 	return u, nil
+}
+
+// amountField is one decimal-string amount of an answer: its JSON name,
+// what was sent, and where it goes.
+type amountField struct {
+	name string
+	raw  json.RawMessage
+	dst  *upstream.Amount
+}
+
+// parseAmounts fills each field's amount and returns a note, redacted, for
+// each one that was sent but is unusable (its amount stays not valid); of
+// names the element in the note.
+func parseAmounts(r *upstream.Redactor, of string, fields []amountField) []string {
+	var notes []string
+	for _, f := range fields {
+		v, err := upstream.ParseDecimalString(f.raw)
+		if err != nil {
+			notes = append(notes, r.Text(fmt.Sprintf("%s %s: %v", of, f.name, err)))
+			continue
+		}
+		*f.dst = v
+	}
+	return notes
 }
