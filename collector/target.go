@@ -136,7 +136,7 @@ func (t *target) startPoll() *sharedPoll {
 	// The poll outlives any single scrape's context (it is shared), so it
 	// gets its own; it ends when its last waiter gives up, and each of its
 	// upstream requests is bounded by the target's timeout.
-	ctx, cancel := context.WithCancel(upstream.WithRequestTimeout(context.Background(), t.timeout))
+	ctx, cancel := context.WithCancel(upstream.WithTarget(upstream.WithRequestTimeout(context.Background(), t.timeout), t.name))
 	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}
 	t.inflight = p
 	poll := t.poll

@@ -121,3 +121,39 @@ func endpointCases() []faultCase {
 			}},
 	}
 }
+
+// At start-up the key is not yet known to work. One target whose upstream
+// hangs must not hold back the other targets of its key: they answer, and
+// only the hanging one is down.
+func TestHangingTargetHoldsNoSiblingAtStartUp(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	release := make(chan struct{})
+	hanging := make(chan struct{}, 1)
+	t.Cleanup(func() { close(release) })
+	e.cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, upstreamPrefix["cts"]) {
+			return false
+		}
+		hanging <- struct{}{}
+		select { // audit-prod's upstream hangs; desktops-prod shares its key
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	})
+	// audit-prod's request is the first to use the unproven key...
+	go e.do(http.MethodGet, "/probe?target=audit-prod", scrapeTimeoutHeader, "10")
+	<-hanging
+	// ...and the scrape of everything meanwhile is not held up by it.
+	_, body := e.get(t, "/metrics", scrapeTimeoutHeader, "3")
+	series := parseSeries(body)
+	for _, dt := range demoTargets {
+		want := 1.0
+		if dt == faultedTargets["cts"] {
+			want = 0
+		}
+		if series[upKey(dt)] != want {
+			t.Errorf("%s: up %v, want %v\n%s", dt.name, series[upKey(dt)], want, e.logs.String())
+		}
+	}
+}

@@ -7,81 +7,133 @@ import (
 	"time"
 )
 
-// Back-off after authentication failures. Huawei's API gateway locks an AK
-// for 5 minutes after more than 5 consecutive failed authentications, so a
-// credential that fails is left alone for a minute, then two, four… up to
-// ten, and only one request at a time tries it until one succeeds.
+// Back-off after authentication failures. The unit the clouds lock is the
+// key: Huawei's API gateway locks an AK for 5 minutes after more than 5
+// consecutive failed authentications, counted across everything that uses
+// it. So the key never sees more than keyFailureBudget consecutive failures
+// within lockWindow, and a target whose own request was refused rests for a
+// minute, then two, four… up to ten, on its own.
 const (
-	firstBackoff = time.Minute
-	maxBackoff   = 10 * time.Minute
+	keyFailureBudget = 5
+	lockWindow       = 5 * time.Minute
+	firstBackoff     = time.Minute
+	maxBackoff       = 10 * time.Minute
 )
 
-// Gate guards one credential against hammering the clouds with requests it
-// cannot authenticate. Every request made with the credential goes through
-// Do. While the credential is not known to work (at start, and after an
-// authentication failure) only one request at a time may try it; after an
-// authentication failure no request is sent until the back-off has passed.
-// A success resets everything.
+// Gate guards one key against requests it cannot authenticate. Every
+// request made with the key goes through Do, under the name of the target
+// it is for (WithTarget). A success anywhere resets the key's count of
+// failures in a row. A target whose request was refused backs off by
+// itself while the key keeps working for its other targets. Only when the
+// key has used up its failure budget are all its targets held back. While
+// the key is not known to work (at start, and after a failure) at most as
+// many requests are in flight as failures are still allowed, so the budget
+// holds however many targets try at once, and one request that hangs
+// holds no one else back.
 type Gate struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	verified bool          // the last attempt authenticated
-	trial    chan struct{} // closed when the request trying an unverified credential ends
-	failures int           // consecutive authentication failures
-	until    time.Time     // no request before this
-	cause    error         // the authentication failure behind the back-off
+	verified bool        // the key's last authentication succeeded
+	failures []time.Time // the key's failures in a row, oldest first
+	lastBy   string      // the target whose request failed last
+	cause    error       // that failure
+	inflight int         // requests sent while the key is not verified
+	changed  chan struct{}
+	targets  map[string]*targetBackoff
 }
 
-// NewGate returns a Gate for a credential not yet known to work, measuring
+// targetBackoff is one target's own rest after its request was refused.
+type targetBackoff struct {
+	failures int
+	until    time.Time
+	cause    error
+}
+
+// NewGate returns a Gate for a key not yet known to work, measuring
 // back-off on the clock now (nil: time.Now).
 func NewGate(now func() time.Time) *Gate {
 	if now == nil {
 		now = time.Now
 	}
-	return &Gate{now: now}
+	return &Gate{now: now, changed: make(chan struct{}), targets: map[string]*targetBackoff{}}
 }
 
-// BackoffError is returned instead of calling upstream while a credential
-// backs off after an authentication failure.
+type targetKey struct{}
+
+// WithTarget names the target that requests made under ctx are for, so
+// that a refusal backs off that target and says so to the others.
+func WithTarget(ctx context.Context, target string) context.Context {
+	return context.WithValue(ctx, targetKey{}, target)
+}
+
+func targetOf(ctx context.Context) string {
+	name, _ := ctx.Value(targetKey{}).(string)
+	return name
+}
+
+// BackoffError is returned instead of calling upstream while a target, or
+// the whole key, backs off after authentication failures.
 type BackoffError struct {
 	Until time.Time
 	Left  time.Duration
+	// Key is true when the whole key is held back; else the target's own
+	// request was refused.
+	Key bool
+	// Failures is how many authentications failed in a row: the key's when
+	// Key is set, else the target's.
+	Failures int
+	// By is the target whose request was refused last.
+	By    string
 	Cause error
 }
 
-// Error says how long the credential rests and why.
+// Error says how long the target rests, why, and whose refusal it was.
 func (e *BackoffError) Error() string {
-	return fmt.Sprintf("credential backing off for %s after an authentication failure, to avoid locking the key: %v", e.Left.Round(time.Second), e.Cause)
+	next := fmt.Sprintf("next try in %s (at %s)", e.Left.Round(time.Second), e.Until.UTC().Format(time.TimeOnly+" MST"))
+	if e.Key {
+		return fmt.Sprintf("credential backing off to avoid locking the key: %d authentications in a row failed within %s, the last for target %q; %s: %v",
+			e.Failures, lockWindow, e.By, next, e.Cause)
+	}
+	return fmt.Sprintf("target backing off after its request was refused (%d in a row); the key still works for its other targets; %s: %v", e.Failures, next, e.Cause)
 }
 
 // Unwrap returns the authentication failure.
 func (e *BackoffError) Unwrap() error { return e.Cause }
 
-// Do runs call unless the credential is backing off. isAuthFailure tells
-// whether call's error means the credential was refused (as opposed to a
-// network or server problem, which says nothing about the credential).
-// A nil Gate just runs call.
+// Do runs call unless the target of ctx, or the key, is backing off.
+// isAuthFailure tells whether call's error means the key was refused (as
+// opposed to a network or server problem, which says nothing about the
+// key). A nil Gate just runs call.
 func (g *Gate) Do(ctx context.Context, call func() error, isAuthFailure func(error) bool) error {
 	if g == nil {
 		return call()
 	}
-	trial, err := g.enter(ctx)
+	target := targetOf(ctx)
+	unproven, err := g.enter(ctx, target)
 	if err != nil {
 		return err
 	}
 	err = call()
-	g.leave(trial, err, err != nil && isAuthFailure(err))
+	g.leave(target, unproven, err, err != nil && isAuthFailure(err))
 	return err
 }
 
-// enter waits until the caller may send a request; trial tells whether it
-// is the one trying an unverified credential.
-func (g *Gate) enter(ctx context.Context) (trial bool, err error) {
+// enter waits until the caller may send a request; unproven tells whether
+// it counts against the failure budget of a key not known to work.
+func (g *Gate) enter(ctx context.Context, target string) (unproven bool, err error) {
 	for {
 		g.mu.Lock()
-		if now := g.now(); now.Before(g.until) {
-			e := &BackoffError{Until: g.until, Left: g.until.Sub(now), Cause: g.cause}
+		now := g.now()
+		if tb := g.targets[target]; tb != nil && now.Before(tb.until) {
+			e := &BackoffError{Until: tb.until, Left: tb.until.Sub(now), Failures: tb.failures, By: target, Cause: tb.cause}
+			g.mu.Unlock()
+			return false, e
+		}
+		recent := g.recentFailures(now)
+		if len(recent) >= keyFailureBudget {
+			until := recent[0].Add(lockWindow)
+			e := &BackoffError{Until: until, Left: until.Sub(now), Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
 			g.mu.Unlock()
 			return false, e
 		}
@@ -89,12 +141,12 @@ func (g *Gate) enter(ctx context.Context) (trial bool, err error) {
 			g.mu.Unlock()
 			return false, nil
 		}
-		if g.trial == nil {
-			g.trial = make(chan struct{})
+		if len(recent)+g.inflight < keyFailureBudget {
+			g.inflight++
 			g.mu.Unlock()
 			return true, nil
 		}
-		wait := g.trial
+		wait := g.changed
 		g.mu.Unlock()
 		select {
 		case <-wait:
@@ -104,39 +156,72 @@ func (g *Gate) enter(ctx context.Context) (trial bool, err error) {
 	}
 }
 
-func (g *Gate) leave(trial bool, err error, authFailure bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	switch {
-	case authFailure && g.now().Before(g.until):
-		// A request sent before the back-off began; its failure is the
-		// same news and must not lengthen the back-off.
-	case authFailure:
-		g.failures++
-		g.verified = false
-		g.cause = err
-		backoff := firstBackoff << min(g.failures-1, 4)
-		g.until = g.now().Add(min(backoff, maxBackoff))
-	case err == nil:
-		g.failures = 0
-		g.verified = true
-		g.cause = nil
+// recentFailures are the key's failures in a row within the lock window.
+// Called with g.mu held.
+func (g *Gate) recentFailures(now time.Time) []time.Time {
+	for i, f := range g.failures {
+		if now.Sub(f) < lockWindow {
+			return g.failures[i:]
+		}
 	}
-	if trial {
-		close(g.trial)
-		g.trial = nil
-	}
+	return nil
 }
 
-// Backoff returns how long the credential still rests, 0 if it does not.
+func (g *Gate) leave(target string, unproven bool, err error, authFailure bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	now := g.now()
+	tb := g.targets[target]
+	if tb == nil {
+		tb = &targetBackoff{}
+		g.targets[target] = tb
+	}
+	switch {
+	case authFailure:
+		// The cloud counts every failed authentication, also one sent
+		// before a back-off began.
+		g.failures = append(g.failures, now)
+		g.verified, g.lastBy, g.cause = false, target, err
+		if !now.Before(tb.until) {
+			// A request sent before the target's back-off began brings
+			// the same news and must not lengthen it.
+			tb.failures++
+			tb.until = now.Add(min(firstBackoff<<min(tb.failures-1, 4), maxBackoff))
+			tb.cause = err
+		}
+	case err == nil:
+		g.failures, g.verified, g.cause = nil, true, nil
+		*tb = targetBackoff{}
+	}
+	if unproven {
+		g.inflight--
+	}
+	close(g.changed)
+	g.changed = make(chan struct{})
+}
+
+// Backoff returns how long no request with the key will be sent: while the
+// key is held back, or while every target that has used it rests after
+// its own refusal; 0 otherwise.
 func (g *Gate) Backoff() time.Duration {
 	if g == nil {
 		return 0
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if left := g.until.Sub(g.now()); left > 0 {
-		return left
+	now := g.now()
+	if recent := g.recentFailures(now); len(recent) >= keyFailureBudget {
+		return recent[0].Add(lockWindow).Sub(now)
 	}
-	return 0
+	var soonest time.Duration
+	for _, tb := range g.targets {
+		left := tb.until.Sub(now)
+		if left <= 0 {
+			return 0
+		}
+		if soonest == 0 || left < soonest {
+			soonest = left
+		}
+	}
+	return soonest
 }

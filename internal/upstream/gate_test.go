@@ -3,6 +3,8 @@ package upstream
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -66,31 +68,93 @@ func TestGateIgnoresOtherErrors(t *testing.T) {
 	}
 }
 
-func TestGateTriesAnUnverifiedCredentialOneRequestAtATime(t *testing.T) {
+// While a key is not known to work, only as many requests go out at once
+// as failures are still allowed: 20 at once against a key the cloud
+// refuses make 5 attempts, never more.
+func TestGateTriesAnUnverifiedKeyWithinItsFailureBudget(t *testing.T) {
 	clk := &clock{now: time.Unix(0, 0)}
 	g := NewGate(clk.Now)
 	var inFlight, peak, calls atomic.Int32
 	refuse := func() error {
 		calls.Add(1)
 		n := inFlight.Add(1)
-		if n > peak.Load() {
-			peak.Store(n)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 		}
 		time.Sleep(10 * time.Millisecond)
 		inFlight.Add(-1)
 		return errRefused
 	}
 	var wg sync.WaitGroup
-	for range 20 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			g.Do(context.Background(), refuse, isRefused)
-		}()
+	for i := range 20 {
+		wg.Go(func() {
+			g.Do(WithTarget(context.Background(), fmt.Sprintf("t%d", i)), refuse, isRefused)
+		})
 	}
 	wg.Wait()
-	if calls.Load() != 1 || peak.Load() != 1 {
-		t.Errorf("20 concurrent requests with an unknown credential made %d attempts (peak %d in flight), want 1", calls.Load(), peak.Load())
+	if calls.Load() != keyFailureBudget || peak.Load() > keyFailureBudget {
+		t.Errorf("20 concurrent requests with a refused key made %d attempts (peak %d in flight), want %d", calls.Load(), peak.Load(), keyFailureBudget)
+	}
+	// The key rests until the first of those failures is 5 minutes old.
+	clk.Advance(lockWindow - time.Second)
+	err := g.Do(WithTarget(context.Background(), "late"), refuse, isRefused)
+	var be *BackoffError
+	if !errors.As(err, &be) || !be.Key || !strings.HasPrefix(be.By, "t") || calls.Load() != keyFailureBudget {
+		t.Errorf("a fresh target while the key is held back: %v", err)
+	}
+	if !strings.Contains(err.Error(), "the last for target") || !strings.Contains(err.Error(), "next try in 1s") {
+		t.Errorf("the hold does not say whose refusal it was and when it tries again: %v", err)
+	}
+	clk.Advance(time.Second)
+	if err := g.Do(WithTarget(context.Background(), "late"), func() error { return nil }, isRefused); err != nil {
+		t.Errorf("after the window: %v", err)
+	}
+}
+
+// A target whose own request is refused backs off by itself; the key keeps
+// working for its other targets, and their successes keep the key's count
+// at zero.
+func TestGateBacksOffOnlyTheRefusedTarget(t *testing.T) {
+	clk := &clock{now: time.Unix(0, 0)}
+	g := NewGate(clk.Now)
+	bad, good := WithTarget(context.Background(), "bad"), WithTarget(context.Background(), "good")
+	ok := func() error { return nil }
+	refuse := func() error { return errRefused }
+	var badCalls int
+	for range 40 { // 10 minutes of scrapes every 15 s
+		g.Do(good, ok, isRefused)
+		g.Do(bad, func() error { badCalls++; return refuse() }, isRefused)
+		if err := g.Do(good, ok, isRefused); err != nil {
+			t.Fatalf("the good target was held back by the bad one: %v", err)
+		}
+		clk.Advance(15 * time.Second)
+	}
+	// 0, 1, 3 and 7 minutes: the bad target's own back-off.
+	if badCalls != 4 {
+		t.Errorf("the refused target tried %d times in 10 minutes, want 4", badCalls)
+	}
+	err := g.Do(bad, refuse, isRefused)
+	var be *BackoffError
+	if !errors.As(err, &be) || be.Key || !strings.Contains(err.Error(), "the key still works for its other targets") {
+		t.Errorf("the refused target's own back-off: %v", err)
+	}
+	if g.Backoff() != 0 {
+		t.Errorf("the key is reported backing off (%v) while it works for a target", g.Backoff())
+	}
+}
+
+// A request that hangs while the key is unproven proves nothing and holds
+// no one else back.
+func TestGateHangingRequestHoldsNoOneBack(t *testing.T) {
+	g := NewGate(nil)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go g.Do(WithTarget(context.Background(), "hangs"), func() error { close(started); <-release; return nil }, isRefused)
+	<-started
+	defer close(release)
+	ctx, cancel := context.WithTimeout(WithTarget(context.Background(), "other"), time.Second)
+	defer cancel()
+	if err := g.Do(ctx, func() error { return nil }, isRefused); err != nil {
+		t.Errorf("another target waited for the hanging one: %v", err)
 	}
 }
 
