@@ -24,6 +24,7 @@ func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range allDescs() {
 		ch <- d
 	}
+	ch <- credentialExpiryDesc
 }
 
 // Collect polls the targets and sends their metrics. A failing target
@@ -46,7 +47,8 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 	s.emitBackoff(ch)
 }
 
-// emitBackoff reports the back-off of each credential the scrape covered.
+// emitBackoff reports the back-off of each credential the scrape covered,
+// and the expiry of its keys when known.
 func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
 	seen := map[string]bool{}
 	for _, t := range s.targets {
@@ -56,6 +58,7 @@ func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
 		}
 		seen[credential] = true
 		ch <- prometheus.MustNewConstMetric(credentialBackoffDesc, prometheus.GaugeValue, gate.Backoff().Seconds(), credential)
+		emitCredentialExpiry(ch, credential, gate)
 	}
 }
 

@@ -68,10 +68,5 @@ func allDescs() []*prometheus.Desc {
 
 // newHuaweiClient is the client of a Workspace or CTS target.
 func newHuaweiClient(e *Exporter, s pollSpec) *huawei.Client {
-	creds := huawei.Credentials{
-		AccessKey:     string(s.cred.AccessKey),
-		SecretKey:     string(s.cred.SecretKey),
-		SecurityToken: string(s.cred.SecurityToken),
-	}
-	return huawei.NewClient(e.http, s.target.Service, s.endpoint, s.target.ProjectID, creds, s.gate)
+	return huawei.NewClientWithSource(e.http, s.target.Service, s.endpoint, s.target.ProjectID, e.huaweiSource(s.cred, s.gate), s.gate)
 }

@@ -28,6 +28,13 @@ type TargetStatus struct {
 	// HeldBack is true when the last scrape sent nothing upstream because
 	// the target rests after throttling, or its credential backs off.
 	HeldBack bool
+	// CredentialSource is where the keys of the target's credential come
+	// from: static, environment, profile or metadata (config.Source*);
+	// "" for credentials without a choice of source (SMH).
+	CredentialSource string
+	// CredentialExpiry is when the credential's keys run out, zero when
+	// unknown (only metadata keys have a known expiry).
+	CredentialExpiry time.Time
 }
 
 // scrapeResult is the last scrape's view of a target.
@@ -85,6 +92,7 @@ func (e *Exporter) Status() []TargetStatus {
 	out := make([]TargetStatus, len(targets))
 	for i, t := range targets {
 		out[i] = t.status()
+		out[i].CredentialSource, out[i].CredentialExpiry = credentialStatus(t)
 	}
 	return out
 }
