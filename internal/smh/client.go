@@ -70,9 +70,9 @@ type Client struct {
 func NewClient(http *upstream.Client, baseURL *url.URL, creds Credentials, gate *upstream.Gate) *Client {
 	base := *baseURL
 	return &Client{
-		http:  http,
-		base:  &base,
-		creds: creds,
+		http:    http,
+		base:    &base,
+		creds:   creds,
 		gate:    gate,
 		now:     time.Now,
 		listing: make(chan struct{}, 1),
