@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -207,5 +208,137 @@ func TestHookSeesOpAndAnswersWithSMHError(t *testing.T) {
 	}
 	if n := c.Counts()[OpSMHUsage]; n != 0 {
 		t.Errorf("Counts has %d usage requests, want 0: the hook answered", n)
+	}
+}
+
+// issueGrantToken asks c for a token of library lib with the grant.
+func issueGrantToken(t *testing.T, c *Cloud, grant string) string {
+	t.Helper()
+	code, tok, body := get(t, c.URL+"/api/v1/token?library_id=lib&library_secret=sec&grant="+url.QueryEscape(grant))
+	if code != 200 {
+		t.Fatalf("token: %d %s", code, body)
+	}
+	return tok["accessToken"].(string)
+}
+
+// listPage asks for one page of lib's listing.
+func listPage(t *testing.T, c *Cloud, token, query string) (int, map[string]any) {
+	t.Helper()
+	code, obj, _ := get(t, c.URL+"/api/v1/space/lib/list?access_token="+url.QueryEscape(token)+query)
+	return code, obj
+}
+
+func TestSMHSpaceListPages(t *testing.T) {
+	c := startCloud(t, testutil.NewClock(), func(c *Cloud) {
+		for i := range 5 {
+			c.Libraries["lib"].Spaces = append(c.Libraries["lib"].Spaces, &Space{ID: "x" + strconv.Itoa(i)})
+		}
+	})
+	tok := issueGrantToken(t, c, "admin")
+	var ids []string
+	var shapes []string
+	marker := ""
+	for range 10 {
+		code, obj := listPage(t, c, tok, "&limit=2&marker="+url.QueryEscape(marker))
+		if code != 200 {
+			t.Fatalf("page: %d %v", code, obj)
+		}
+		for _, e := range obj["list"].([]any) {
+			s := e.(map[string]any)
+			if _, ok := s["creationTime"].(string); !ok {
+				t.Errorf("element without creationTime: %v", s)
+			}
+			ids = append(ids, s["spaceId"].(string))
+		}
+		m, hasMarker := obj["marker"].(string)
+		n, hasNext := obj["nextMarker"].(string)
+		switch {
+		case hasNext && hasMarker && m == n:
+			shapes = append(shapes, "both")
+		case hasMarker && m != marker:
+			shapes = append(shapes, "marker")
+		case hasMarker:
+			shapes = append(shapes, "echo")
+		default:
+			shapes = append(shapes, "none")
+		}
+		next := n
+		if !hasNext {
+			next = m
+		}
+		if next == "" || next == marker {
+			break
+		}
+		marker = next
+	}
+	if want := []string{"s1", "s2", "x0", "x1", "x2", "x3", "x4"}; !slices.Equal(ids, want) {
+		t.Errorf("listed %q, want %q", ids, want)
+	}
+	if want := []string{"both", "marker", "both", "none"}; !slices.Equal(shapes, want) {
+		t.Errorf("page shapes %q, want %q", shapes, want)
+	}
+	// Three pages: the last one (even) echoes the marker it was sent.
+	c.Update(func(c *Cloud) { c.Libraries["lib"].Spaces = c.Libraries["lib"].Spaces[:6] })
+	_, p2 := listPage(t, c, tok, "&limit=2&marker=mk2.4")
+	if p2["marker"] != "mk2.4" || p2["nextMarker"] != nil || len(p2["list"].([]any)) != 2 {
+		t.Errorf("last even page: %v, want the marker echoed and no nextMarker", p2)
+	}
+}
+
+func TestSMHSpaceListKnobsAndRefusals(t *testing.T) {
+	c := startCloud(t, testutil.NewClock(), func(c *Cloud) {
+		c.EchoSecrets = true
+		c.SMH.Libraries = map[string]*SMHLibrary{"lib": {PageSize: 1, RepeatMarker: true}}
+	})
+	tok := issueGrantToken(t, c, "space_admin")
+	_, first := listPage(t, c, tok, "")
+	if len(first["list"].([]any)) != 1 || first["nextMarker"] == nil {
+		t.Fatalf("first page: %v, want one space (PageSize) and a next marker", first)
+	}
+	_, second := listPage(t, c, tok, "&marker="+first["nextMarker"].(string))
+	if second["nextMarker"] != first["nextMarker"] {
+		t.Errorf("RepeatMarker: second page's nextMarker %v, want %v again", second["nextMarker"], first["nextMarker"])
+	}
+	for _, q := range []string{"&limit=0", "&limit=1001", "&limit=x", "&marker=bogus"} {
+		if code, obj := listPage(t, c, tok, q); code != 400 || obj["code"] != "ParamInvalid" {
+			t.Errorf("query %s: %d %v, want 400 ParamInvalid", q, code, obj)
+		}
+	}
+	plain := issueGrantToken(t, c, "")
+	code, obj := listPage(t, c, plain, "")
+	if code != 403 || obj["code"] != "NoPermission" || !strings.Contains(obj["message"].(string), plain) {
+		t.Errorf("token without grant: %d %v, want 403 NoPermission echoing the token", code, obj)
+	}
+}
+
+func TestSMHLibraryUsage(t *testing.T) {
+	c := startCloud(t, testutil.NewClock())
+	admin := issueGrantToken(t, c, "admin")
+	code, _, body := get(t, c.URL+"/api/v1/usage/lib?access_token="+admin)
+	if code != 200 || strings.TrimSpace(body) != `{"totalFileSize":"45"}` {
+		t.Errorf("default totals: %d %s, want totalFileSize only", code, body)
+	}
+	c.Update(func(c *Cloud) {
+		c.SMH.Libraries = map[string]*SMHLibrary{"lib": {Totals: &LibraryTotals{Allocated: Ptr(100)}}}
+	})
+	_, _, body = get(t, c.URL+"/api/v1/usage/lib?access_token="+admin)
+	if want := `{"totalFileSize":"45","capacity":null,"availableSpace":null,"totalAllocatedSpaceQuota":"100"}`; strings.TrimSpace(body) != want {
+		t.Errorf("totals: %s, want %s", body, want)
+	}
+	c.Update(func(c *Cloud) { c.SMH.Libraries["lib"].Totals.Capacity = Ptr(1000) })
+	if _, obj, _ := get(t, c.URL+"/api/v1/usage/lib?access_token="+admin); obj["capacity"] != "1000" || obj["availableSpace"] != "955" {
+		t.Errorf("totals with capacity: %v", obj)
+	}
+	if code, obj, _ := get(t, c.URL+"/api/v1/usage/lib?access_token="+issueGrantToken(t, c, "space_admin")); code != 403 || obj["code"] != "NoPermission" {
+		t.Errorf("space_admin token: %d %v, want 403 NoPermission (admin only)", code, obj)
+	}
+}
+
+func TestSMHUsageUnknownSpaceInBatch(t *testing.T) {
+	c := startCloud(t, testutil.NewClock())
+	tok := issueToken(t, c)
+	code, obj, _ := get(t, c.URL+"/api/v1/usage/lib/s1,nope,s2?access_token="+tok)
+	if code != 404 || obj["code"] != "SpaceNotFound" {
+		t.Errorf("batch with an unknown id: %d %v, want 404 SpaceNotFound", code, obj)
 	}
 }
