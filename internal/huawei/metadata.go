@@ -41,10 +41,9 @@ const (
 	MetadataRefreshBefore = 40 * time.Minute
 )
 
-// metadataMinRefetch spaces fetches when the service hands out keys with
-// less than MetadataRefreshBefore left: without it every request would
-// fetch again.
-const metadataMinRefetch = time.Minute
+// metadataMinRefetch bounds how often keys are fetched when the service
+// hands out keys with less than MetadataRefreshBefore left.
+const metadataMinRefetch = 10 * time.Second
 
 // agencyMissing is the text of the metadata service's refusal when the
 // server has no agency, which the SDK looks for.
@@ -166,15 +165,18 @@ func (m *MetadataSource) startFetch(ctx context.Context) *metadataFetch {
 }
 
 // refreshTime is when keys fetched at fetched are fetched anew:
-// MetadataRefreshBefore their expiry, but no sooner than
-// metadataMinRefetch after this fetch unless they expire before.
+// MetadataRefreshBefore their expiry. Keys that have less than that left
+// from the start would be fetched on every request, as the SDK does, which
+// cannot make them last longer; they are fetched again halfway to their
+// expiry instead, but not sooner than metadataMinRefetch, and the last
+// ones are used until they expire.
 func refreshTime(fetched, expires time.Time) time.Time {
-	at := expires.Add(-MetadataRefreshBefore)
-	if earliest := fetched.Add(metadataMinRefetch); at.Before(earliest) {
-		at = earliest
+	if at := expires.Add(-MetadataRefreshBefore); at.After(fetched) {
+		return at
 	}
+	at := fetched.Add(max(expires.Sub(fetched)/2, metadataMinRefetch))
 	if expires.Before(at) {
-		at = expires
+		return expires
 	}
 	return at
 }
@@ -282,7 +284,7 @@ func decodeSecurityKey(body []byte, now time.Time) (Credentials, time.Time, erro
 	var keys Credentials
 	fields, err := decodeObject(body)
 	if err != nil {
-		return keys, time.Time{}, fmt.Errorf("body %w", err)
+		return keys, time.Time{}, fmt.Errorf("body: %w", err)
 	}
 	raw, ok := fields["credential"]
 	if !ok {
@@ -290,7 +292,7 @@ func decodeSecurityKey(body []byte, now time.Time) (Credentials, time.Time, erro
 	}
 	cred, err := decodeObject(raw)
 	if err != nil {
-		return keys, time.Time{}, fmt.Errorf(`"credential" %w`, err)
+		return keys, time.Time{}, fmt.Errorf(`"credential": %w`, err)
 	}
 	var problems []string
 	for _, f := range []struct {

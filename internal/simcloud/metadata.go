@@ -48,6 +48,9 @@ type Metadata struct {
 	// NoAgency answers securitykey with the 401 of a server that has no
 	// agency.
 	NoAgency bool
+	// Answer, when set, is sent verbatim with status 200 as every
+	// securitykey answer, for tests of broken ones; no keys are handed out.
+	Answer string
 	// Delay holds each securitykey answer back, so that tests can see
 	// whether concurrent callers share one fetch.
 	Delay time.Duration
@@ -263,11 +266,18 @@ func (m *Metadata) securityKey(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case m.NoAgency:
 		m.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "Please configure Cloud Service Agency first"})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "Please configure Cloud Service Agency first"})
 		return
 	case token != "" && (!known || !now.Before(tokenExpiry)), token == "" && m.RequireToken:
 		m.mu.Unlock()
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"code": 401, "message": "invalid or missing " + huawei.MetadataTokenHeader})
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"message": "invalid or missing " + huawei.MetadataTokenHeader})
+		return
+	}
+	if m.Answer != "" {
+		answer := m.Answer
+		m.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(answer)) //nolint:errcheck // the client may be gone
 		return
 	}
 	lifetime := m.Lifetime
