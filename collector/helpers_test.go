@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
+	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/config"
@@ -139,7 +140,9 @@ func newTestExporterAt(t *testing.T, cfg *config.Config, now func() time.Time) (
 	logs := &testutil.SyncBuffer{}
 	requests := &requestLog{}
 	client := upstream.New(upstream.Options{MaxConcurrent: 4, Observer: requests})
-	e := New(client, log.NewLogfmtLogger(logs))
+	// Debug lines (one per upstream request) are the server tests' to
+	// check; these look at what an operator sees at info level.
+	e := New(client, level.NewFilter(log.NewLogfmtLogger(logs), level.AllowInfo()))
 	e.now = now
 	e.Apply(cfg)
 	return e, logs, requests

@@ -25,6 +25,10 @@ var (
 		prometheus.BuildFQName(namespace, "", "last_success_timestamp_seconds"),
 		"Unix time when upstream last answered well for the target; older than the scrape when data is cached.",
 		[]string{"target", "service"}, nil)
+	clockOffsetDesc = prometheus.NewDesc(
+		prometheus.BuildFQName(namespace, "upstream", "clock_offset_seconds"),
+		"Upstream's Date header minus the local clock, from the target's last answer that had one (whole seconds). Huawei refuses signatures more than 15 minutes off.",
+		[]string{"target", "service"}, nil)
 	credentialBackoffDesc = prometheus.NewDesc(
 		prometheus.BuildFQName(namespace, "credential", "backoff_seconds"),
 		"Seconds left before requests with this credential are sent again after an authentication failure (to avoid locking the key); 0 when it is not backing off.",

@@ -15,6 +15,8 @@ type scrape struct {
 	ctx     context.Context
 	targets []*target
 	now     func() time.Time
+	// story, when set, is told what the scrape did (/probe?debug=true).
+	story *ProbeStory
 }
 
 var _ prometheus.Collector = (*scrape)(nil)
@@ -40,6 +42,9 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			end := s.now()
 			elapsed := end.Sub(start)
 			t.recordScrape(out, end, elapsed)
+			if s.story != nil {
+				s.story.record(t, out, elapsed)
+			}
 			emitTarget(ch, t, out, elapsed)
 		}()
 	}
@@ -74,5 +79,8 @@ func emitTarget(ch chan<- prometheus.Metric, t *target, out outcome, elapsed tim
 	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, elapsed.Seconds(), t.name, t.service)
 	if last := t.lastSuccessTime(); !last.IsZero() {
 		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(last.UnixNano())/1e9, t.name, t.service)
+	}
+	if offset, ok := t.lastClockOffset(); ok {
+		ch <- prometheus.MustNewConstMetric(clockOffsetDesc, prometheus.GaugeValue, offset.Seconds(), t.name, t.service)
 	}
 }

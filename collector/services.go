@@ -54,7 +54,7 @@ var services = map[string]service{
 
 // allDescs is every descriptor the exporter can emit on a scrape.
 func allDescs() []*prometheus.Desc {
-	descs := []*prometheus.Desc{upDesc, collectDurationDesc, lastSuccessDesc, credentialBackoffDesc}
+	descs := []*prometheus.Desc{upDesc, collectDurationDesc, lastSuccessDesc, clockOffsetDesc, credentialBackoffDesc}
 	names := make([]string, 0, len(services))
 	for name := range services {
 		names = append(names, name)

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"context"
+	"fmt"
 	"errors"
 	"sync"
 	"time"
@@ -19,6 +20,10 @@ type outcome struct {
 	at      time.Time // when the poll ended
 	// cached is set on the copy a scrape gets from the cache.
 	cached bool
+	// requests are the poll's upstream requests, and how says how the
+	// scrape came by the outcome (for /probe?debug=true).
+	requests []upstream.Event
+	how      string
 }
 
 // target is the long-lived state of one configured target: its last
@@ -52,6 +57,10 @@ type target struct {
 	throttledUntil time.Time
 	throttleCause  error
 	throttleStreak int
+	// clockOffset is upstream's Date minus the local clock, from the last
+	// answer that had one.
+	clockOffset      time.Duration
+	clockOffsetKnown bool
 }
 
 // sharedPoll is one upstream poll that any number of scrapes wait for. It
@@ -95,24 +104,29 @@ func (t *target) fetch(ctx context.Context) outcome {
 	if t.cacheTTL > 0 && t.lastOK != nil && t.now().Sub(t.lastOK.at) < t.cacheTTL {
 		cached := *t.lastOK
 		cached.cached = true
+		cached.how = fmt.Sprintf("served from the cache: the answer is %s old, cache_ttl is %s", t.now().Sub(cached.at).Round(time.Millisecond), t.cacheTTL)
 		t.mu.Unlock()
 		return cached
 	}
 	p := t.inflight
+	how := "joined the poll already in flight for another scrape"
 	if p == nil {
 		if now := t.now(); now.Before(t.throttledUntil) {
 			err := &ThrottledError{Left: t.throttledUntil.Sub(now), Cause: t.throttleCause}
 			t.mu.Unlock()
-			return outcome{err: err, at: now}
+			return outcome{err: err, at: now, how: "held back: upstream throttled the target, nothing sent"}
 		}
 		p = t.startPoll()
+		how = "started a new poll"
 	}
 	p.waiters++
 	t.mu.Unlock()
 
 	select {
 	case <-p.done:
-		return p.out
+		out := p.out
+		out.how = how
+		return out
 	case <-ctx.Done():
 		t.mu.Lock()
 		p.waiters--
@@ -127,7 +141,7 @@ func (t *target) fetch(ctx context.Context) outcome {
 			}
 		}
 		t.mu.Unlock()
-		return outcome{err: ctx.Err(), at: t.now()}
+		return outcome{err: ctx.Err(), at: t.now(), how: how + "; the scrape ended before the answer came"}
 	}
 }
 
@@ -136,7 +150,9 @@ func (t *target) startPoll() *sharedPoll {
 	// The poll outlives any single scrape's context (it is shared), so it
 	// gets its own; it ends when its last waiter gives up, and each of its
 	// upstream requests is bounded by the target's timeout.
-	ctx, cancel := context.WithCancel(upstream.WithTarget(upstream.WithRequestTimeout(context.Background(), t.timeout), t.name))
+	trace := &pollTrace{logger: t.logger}
+	ctx := upstream.WithTrace(upstream.WithTarget(upstream.WithRequestTimeout(context.Background(), t.timeout), t.name), trace.record)
+	ctx, cancel := context.WithCancel(ctx)
 	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}
 	t.inflight = p
 	poll := t.poll
@@ -147,20 +163,24 @@ func (t *target) startPoll() *sharedPoll {
 		if err == nil {
 			built, err = buildSamples(t.name, t.sampleLimit, data)
 		}
-		out := outcome{samples: built, err: err, at: t.now()}
+		offset, offsetKnown := trace.clockOffset()
+		out := outcome{samples: built, err: explainSkew(err, offset, offsetKnown), at: t.now(), requests: trace.snapshot()}
 		t.mu.Lock()
+		if offsetKnown {
+			t.clockOffset, t.clockOffsetKnown = offset, true
+		}
 		p.out = out
 		abandoned := p.abandoned
 		if t.inflight == p {
 			t.inflight = nil
 		}
-		if err == nil {
+		if out.err == nil {
 			t.lastOK = &out
 			t.lastSuccess = out.at
 			t.throttleStreak = 0
-		} else if pause, ok := throttlePause(err, t.throttleStreak); ok {
+		} else if pause, ok := throttlePause(out.err, t.throttleStreak); ok {
 			t.throttleStreak++
-			t.throttledUntil, t.throttleCause = out.at.Add(pause), err
+			t.throttledUntil, t.throttleCause = out.at.Add(pause), out.err
 		}
 		t.mu.Unlock()
 		// Logged before the waiters see the outcome, so that a scrape
@@ -169,6 +189,13 @@ func (t *target) startPoll() *sharedPoll {
 		close(p.done)
 	}()
 	return p
+}
+
+// lastClockOffset is upstream's clock minus ours, if any answer said.
+func (t *target) lastClockOffset() (time.Duration, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.clockOffset, t.clockOffsetKnown
 }
 
 // lastSuccessTime is when upstream last answered well, zero if never.

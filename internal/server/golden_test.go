@@ -30,7 +30,7 @@ const goldenExtraTargets = `  - name: audit-unknown-project
 
 // timingValued are the series whose values depend on the clock; their
 // values are masked, their presence and labels still compared.
-var timingValued = regexp.MustCompile(`^(cloudquota_collect_duration_seconds|cloudquota_last_success_timestamp_seconds|cloudquota_exporter_config_last_reload_success_timestamp_seconds)(\{.*\})? .*$`)
+var timingValued = regexp.MustCompile(`^(cloudquota_collect_duration_seconds|cloudquota_last_success_timestamp_seconds|cloudquota_exporter_config_last_reload_success_timestamp_seconds|cloudquota_upstream_clock_offset_seconds)(\{.*\})? .*$`)
 
 // normalizeExposition drops the Go and process collectors' families and the
 // build info (they describe the machine and the build, not the code under

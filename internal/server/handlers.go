@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,9 @@ import (
 	"github.com/go-kit/log/level"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/cloudquota/cloudquota_exporter/collector"
 )
 
 // scrapeTimeoutHeader is where Prometheus says how long it will wait.
@@ -85,14 +89,61 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer cancel()
-	c, ok := s.exporter.ScrapeTarget(ctx, name)
+	debug, err := debugParam(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	var c prometheus.Collector
+	var story *collector.ProbeStory
+	var ok bool
+	if debug {
+		c, story, ok = s.exporter.DebugTarget(ctx, name)
+	} else {
+		c, ok = s.exporter.ScrapeTarget(ctx, name)
+	}
 	if !ok {
 		http.Error(w, fmt.Sprintf("unknown target %q: it is not in the configuration", name), http.StatusBadRequest)
 		return
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(c)
+	if debug {
+		serveDebug(w, reg, story)
+		return
+	}
 	s.serve(w, r, reg)
+}
+
+// debugParam reads /probe's debug parameter, as blackbox_exporter's.
+func debugParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("debug"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, fmt.Errorf("invalid debug parameter %q: use true or false", v)
+	}
+}
+
+// serveDebug writes the probe's story and then the metrics it gave, as
+// text for a person to read.
+func serveDebug(w http.ResponseWriter, g prometheus.Gatherer, story *collector.ProbeStory) {
+	families, gatherErr := g.Gather()
+	var metrics bytes.Buffer
+	enc := expfmt.NewEncoder(&metrics, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			gatherErr = err
+		}
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprint(w, story.String())
+	if gatherErr != nil {
+		fmt.Fprintf(w, "Error gathering the metrics: %v\n", gatherErr)
+	}
+	fmt.Fprintf(w, "\nMetrics:\n%s", metrics.String())
 }
 
 // serve writes what g gathers in the format the scraper asks for:

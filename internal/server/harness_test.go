@@ -158,11 +158,12 @@ func (e *env) scrapeAllUp(t *testing.T) map[string]float64 {
 	return series
 }
 
-// logLinesFor returns the log lines after offset that name the target.
+// logLinesFor returns the log lines after offset that name the target,
+// but the debug lines of its upstream requests.
 func (e *env) logLinesFor(offset int, target string) []string {
 	var out []string
 	for _, line := range strings.Split(e.logs.Since(offset), "\n") {
-		if strings.Contains(line, "target="+target+" ") {
+		if strings.Contains(line, "target="+target+" ") && !strings.HasPrefix(line, "level=debug ") {
 			out = append(out, line)
 		}
 	}

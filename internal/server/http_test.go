@@ -195,3 +195,50 @@ func selfSigned(t *testing.T) tls.Certificate {
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// /probe?target=NAME&debug=true tells the poll's story as text: how the
+// answer came, each upstream request, the result, then the metrics; never a
+// secret, even when the poll fails with an echo.
+func TestProbeDebugTellsThePollsStory(t *testing.T) {
+	s := newEnv(t, envOptions{})
+	code, body := s.get(t, "/probe?target=media-prod&debug=true")
+	if code != http.StatusOK {
+		t.Fatalf("HTTP %d: %s", code, body)
+	}
+	for _, want := range []string{
+		`Probe of target "media-prod" (service smh)`,
+		"Decision: started a new poll",
+		"Upstream requests:",
+		"1. smh token: HTTP 200 in ",
+		"2. smh usage: HTTP 200 in ",
+		", request id ",
+		"Result: up, 7 quota samples",
+		"Metrics:\n",
+		`cloudquota_up{service="smh",target="media-prod"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("debug probe lacks %q:\n%s", want, body)
+		}
+	}
+	// A cached answer says so.
+	s.get(t, "/probe?target=audit-dev")
+	if _, body := s.get(t, "/probe?target=audit-dev&debug=true"); !strings.Contains(body, "Decision: served from the cache: the answer is ") {
+		t.Errorf("cached probe:\n%s", body)
+	}
+	// A failure, with secrets echoed, is told without them.
+	s.cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, upstreamPrefix["workspace"]) {
+			return false
+		}
+		echoSecrets(&caseRun{svc: "workspace", target: faultedTargets["workspace"]}, w, r)
+		return true
+	})
+	_, body = s.get(t, "/probe?target=desktops-dev&debug=true")
+	if !strings.Contains(body, "1. workspace quotas_detail: HTTP 400 in ") || !strings.Contains(body, "Result: down: ") {
+		t.Errorf("failed probe:\n%s", body)
+	}
+	assertNoDemoSecret(t, "the debug probe", body)
+	if code, body := s.get(t, "/probe?target=media-prod&debug=yes"); code != http.StatusBadRequest || !strings.Contains(body, "invalid debug parameter") {
+		t.Errorf("bad debug parameter: HTTP %d %q", code, body)
+	}
+}

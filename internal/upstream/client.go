@@ -149,6 +149,7 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
+	start := time.Now()
 	resp, err := c.do(ctx, req)
 	code := "error"
 	if resp != nil {
@@ -156,6 +157,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 	}
 	if c.observer != nil {
 		c.observer.ObserveRequest(req.Service, req.Operation, code)
+	}
+	if trace := traceOf(ctx); trace != nil {
+		trace(event(req, resp, err, start, time.Now()))
 	}
 	return resp, err
 }
