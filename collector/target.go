@@ -2,8 +2,8 @@ package collector
 
 import (
 	"context"
-	"fmt"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
