@@ -332,13 +332,23 @@ func expiresAt(cred map[string]json.RawMessage, now time.Time) (time.Time, strin
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, fmt.Sprintf("credential.expires_at %s is not an RFC 3339 time", upstream.Quote(s))
+		return time.Time{}, fmt.Sprintf("credential.expires_at %s is not an RFC 3339 time", describeTime(s))
 	}
 	if !t.After(now) {
 		return time.Time{}, fmt.Sprintf("credential.expires_at %s is already past (local clock: %s): the keys are expired, or a clock is wrong",
 			t.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
 	}
 	return t, ""
+}
+
+// describeTime quotes s when it reads like a time, so that the operator
+// sees what came; anything else could be any text, a key included, so
+// only its length is told.
+func describeTime(s string) string {
+	if len(s) > 40 || strings.Trim(s, "0123456789-+:.TZtz ") != "" {
+		return fmt.Sprintf("(%d bytes, not a time)", len(s))
+	}
+	return strconv.Quote(s)
 }
 
 // headerSafe tells whether s can be sent as a header value and as the
