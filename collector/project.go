@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
+	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
 // maxLookupTimeouts bounds a project lookup, in request timeouts of the
@@ -76,7 +77,12 @@ func (l *projectLookup) get(ctx context.Context, timeout time.Duration) (string,
 	if call == nil {
 		call = &lookupCall{done: make(chan struct{})}
 		l.inflight = call
-		lookupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), maxLookupTimeouts*timeout)
+		// The lookup is its own party in the credential's gate: a refusal
+		// backs the lookup off for every target that waits for it, rather
+		// than only the target that happened to start it while the next
+		// one sends the same refused request again.
+		detached := upstream.WithTarget(context.WithoutCancel(ctx), "project lookup of region "+l.region)
+		lookupCtx, cancel := context.WithTimeout(detached, maxLookupTimeouts*timeout)
 		go func(client *huawei.Client, generation int) {
 			defer cancel()
 			call.id, call.err = client.FindProject(lookupCtx, l.region)

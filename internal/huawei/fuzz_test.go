@@ -484,3 +484,81 @@ func fzSiteID(raw json.RawMessage) (string, bool) {
 	}
 	return "", false
 }
+
+// FuzzDiscovery feeds arbitrary 200 answers to the project lookup (sites
+// false) and the Workspace site listing (sites true) through a fake
+// transport. Invariants:
+//   - neither panics, and each returns either an error or a result;
+//   - the listing's error is a *upstream.DecodeError; every error is one
+//     line without a secret or a piece of one;
+//   - a found project id is not empty and holds no secret; it is the id of
+//     the one entry named as asked (a string name equal to it);
+//   - listed site ids are not empty, unique, hold no secret, and notes are
+//     valid UTF-8 without control characters or a secret.
+func FuzzDiscovery(f *testing.F) {
+	f.Add(false, []byte(`{"projects":[{"id":"p1","name":"cn-north-4","enabled":true},{"id":"p2","name":"cn-north-4_sub"}]}`))
+	f.Add(false, []byte(`{"projects":[{"id":"p1","name":"cn-north-4","enabled":false}]}`))
+	f.Add(true, []byte(`{"site_infos":[{"site_id":"a"},{"site_id":147258369},{"site_id":1.5}],"total_count":3}`))
+	base, _ := url.Parse("https://iam.example.com")
+	f.Fuzz(func(t *testing.T, sites bool, body []byte) {
+		c := NewClient(upstream.New(upstream.Options{Transport: fzRoundTripper{body: body}}), "workspace", base, "project", fzCreds, nil)
+		input := string(body)
+		checkErr := func(err error) {
+			msg := err.Error()
+			if strings.ContainsAny(msg, "\r\n") {
+				t.Fatalf("error with a line break: %q", msg)
+			}
+			fzCheckNoSecret(t, "error", msg, input)
+		}
+		if !sites {
+			id, err := c.IAM(base).FindProject(context.Background(), "cn-north-4")
+			if err != nil {
+				checkErr(err)
+				return
+			}
+			fzCheckNoSecret(t, "project id", id, input)
+			var answer struct {
+				Projects []map[string]json.RawMessage `json:"projects"`
+			}
+			if json.Unmarshal(c.scrubBody(body), &answer) != nil {
+				t.Fatalf("found %q in an answer the oracle cannot read", id)
+			}
+			named := 0
+			for _, p := range answer.Projects {
+				if name, ok := fzString(p["name"]); ok && name == "cn-north-4" && p["name"] != nil {
+					named++
+					if got, _ := fzString(p["id"]); got != id {
+						t.Fatalf("found %q, but the entry named cn-north-4 has id %s", id, p["id"])
+					}
+				}
+			}
+			if id == "" || named != 1 {
+				t.Fatalf("found %q among %d entries named cn-north-4", id, named)
+			}
+			return
+		}
+		list, err := c.WorkspaceSiteList(context.Background())
+		if err != nil {
+			var decErr *upstream.DecodeError
+			if !errors.As(err, &decErr) || list != nil {
+				t.Fatalf("want a DecodeError and no result, got %T %v", err, err)
+			}
+			checkErr(err)
+			return
+		}
+		seen := map[string]bool{}
+		for _, id := range list.IDs {
+			if id == "" || seen[id] {
+				t.Fatalf("empty or repeated site id %q in %q", id, list.IDs)
+			}
+			seen[id] = true
+			fzCheckNoSecret(t, "site id", id, input)
+		}
+		for _, note := range list.Skipped {
+			if !utf8.ValidString(note) || strings.IndexFunc(note, unicode.IsControl) >= 0 {
+				t.Errorf("note is not clean text: %q", note)
+			}
+			fzCheckNoSecret(t, "note", note, input)
+		}
+	})
+}
