@@ -50,7 +50,7 @@ type flags struct {
 	configFile, metricsPath, logLevel, logFormat string
 	configCheck, expandEnv, demo                 bool
 	maxRequests, concurrency                     int
-	timeoutOffset, demoDrift                     time.Duration
+	timeoutOffset, demoDrift, autoReload         time.Duration
 	toolkit                                      *web.FlagConfig
 }
 
@@ -60,6 +60,7 @@ func parseFlags(args []string, stdout io.Writer) (*flags, error) {
 	app.Flag("config.file", "Path of the configuration file.").Default("cloudquota.yml").StringVar(&f.configFile)
 	app.Flag("config.check", "Validate the configuration file, print what is wrong, and exit.").BoolVar(&f.configCheck)
 	app.Flag("config.expand-environment-variables", "Replace ${VAR} in the configuration file with the environment variable VAR.").BoolVar(&f.expandEnv)
+	app.Flag("config.auto-reload-interval", "Re-read the configuration file and every secret file it names at this interval, and reload when any changed (picks up rotated Kubernetes Secrets). 0 turns it off.").Default("0s").DurationVar(&f.autoReload)
 	app.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").StringVar(&f.metricsPath)
 	app.Flag("web.max-requests", "Maximum number of /metrics and /probe requests served at once; more get 503. 0 means no limit.").Default("40").IntVar(&f.maxRequests)
 	app.Flag("scrape.timeout-offset", "Subtracted from Prometheus's scrape timeout (X-Prometheus-Scrape-Timeout-Seconds) so that the answer arrives in time.").Default("500ms").DurationVar(&f.timeoutOffset)
@@ -105,6 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	load := func() (*config.Config, error) { return config.Load(f.configFile, f.expandEnv) }
+	configFile := f.configFile
 	if f.demo {
 		clouds, err := demo.Start(f.demoDrift)
 		if err != nil {
@@ -112,12 +114,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer clouds.Close()
 		level.Info(logger).Log("msg", "Demo mode: polling simulated clouds on loopback; --config.file is ignored", "clouds", clouds.URL)
-		load = clouds.Config
+		load, configFile = clouds.Config, ""
 	}
 
 	srv, err := server.New(server.Options{
 		Name:          exporterName,
 		Load:          load,
+		ConfigFile:    configFile,
 		Logger:        logger,
 		MetricsPath:   f.metricsPath,
 		TimeoutOffset: f.timeoutOffset,
@@ -138,6 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 	go srv.ReloadOn(ctx, hup)
+	go srv.AutoReload(ctx, f.autoReload)
 	return serve(ctx, srv, f.toolkit, logger, slogger)
 }
 

@@ -56,6 +56,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 	e.srv, err = New(Options{
 		Name:          "cloudquota_exporter",
 		Load:          func() (*config.Config, error) { return config.Load(e.configPath, false) },
+		ConfigFile:    e.configPath,
 		Logger:        logger,
 		MetricsPath:   "/metrics",
 		TimeoutOffset: 500 * time.Millisecond,

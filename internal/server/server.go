@@ -32,8 +32,11 @@ type Options struct {
 	// metric and the upstream User-Agent.
 	Name string
 	// Load reads the configuration, at start-up and at every reload.
-	Load   func() (*config.Config, error)
-	Logger log.Logger
+	Load func() (*config.Config, error)
+	// ConfigFile is the file Load reads, watched by AutoReload; empty when
+	// the configuration is built in (--demo).
+	ConfigFile string
+	Logger     log.Logger
 	// MetricsPath is where /metrics is served (--web.telemetry-path).
 	MetricsPath string
 	// TimeoutOffset is subtracted from Prometheus's scrape timeout.
@@ -176,6 +179,35 @@ type lineLogger struct{ logger log.Logger }
 func (l lineLogger) Write(p []byte) (int, error) {
 	l.logger.Log("msg", strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// AutoReload re-reads the configuration file and every secret file it
+// names at each interval, and reloads when any content changed, until ctx
+// ends: the way a rotated Kubernetes Secret is picked up without a signal.
+// A change that does not load is logged once, not at every interval.
+func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
+	if s.opts.ConfigFile == "" || interval <= 0 {
+		return
+	}
+	last := config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		now := config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+		if now == last {
+			continue
+		}
+		level.Info(s.logger).Log("msg", "Configuration files changed; reloading", "file", s.opts.ConfigFile)
+		s.Reload() //nolint:errcheck // logged
+		// The digest of what was tried, with the files of what now runs:
+		// a broken file is not retried until it changes again.
+		last = config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+	}
 }
 
 // Exporter is the collector the handlers serve, for tests that look at its

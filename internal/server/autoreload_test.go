@@ -1,0 +1,67 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
+)
+
+// --config.auto-reload-interval: a change to the configuration file, or
+// to a secret file it names (a rotated Kubernetes Secret), is reloaded
+// without a signal; nothing changed, nothing reloaded; a broken file is
+// reported once and the running configuration stays.
+func TestAutoReloadPicksUpChangedFiles(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	secretFile := filepath.Join(filepath.Dir(e.configPath), "media.secret")
+	if err := os.WriteFile(secretFile, []byte("demo-library-secret-prod\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.apply(t, strings.Replace(e.yaml, "library_secret: demo-library-secret-prod", "library_secret_file: "+secretFile, 1))
+	e.scrapeAllUp(t)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.srv.AutoReload(ctx, 10*time.Millisecond)
+	reloads := func() int { return strings.Count(e.logs.String(), `msg="Configuration reloaded"`) }
+	time.Sleep(100 * time.Millisecond)
+	if n := reloads(); n != 0 {
+		t.Fatalf("%d reloads with nothing changed", n)
+	}
+
+	// The configuration file.
+	e.writeConfig(t, strings.Replace(e.yaml, "name: audit-dev", "name: audit-renamed", 1))
+	testutil.WaitFor(t, func() bool { code, _ := e.get(t, "/probe?target=audit-renamed"); return code == http.StatusOK })
+	if n := reloads(); n != 1 {
+		t.Errorf("%d reloads for one change, want 1", n)
+	}
+
+	// A secret file it names: a wrong secret makes media-prod fail, so the
+	// rotation has reached the client.
+	if err := os.WriteFile(secretFile, []byte("rotated-wrong-secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, func() bool { return reloads() == 2 })
+	if _, body := e.get(t, "/probe?target=media-prod", scrapeTimeoutHeader, "10"); !strings.Contains(body, `cloudquota_up{service="smh",target="media-prod"} 0`) {
+		t.Errorf("the rotated secret was not used:\n%s", body)
+	}
+
+	// A broken file: one failed reload, logged once; the old one runs on.
+	e.writeConfig(t, "targets: [\n")
+	testutil.WaitFor(t, func() bool { return strings.Contains(e.logs.String(), "Configuration reload failed") })
+	time.Sleep(100 * time.Millisecond)
+	if n := strings.Count(e.logs.String(), "Configuration reload failed"); n != 1 {
+		t.Errorf("the broken file was reloaded %d times, want once", n)
+	}
+	if code, _ := e.get(t, "/probe?target=audit-renamed"); code != http.StatusOK {
+		t.Errorf("a broken file dropped the running configuration")
+	}
+	if _, body := e.get(t, "/metrics?targets=none"); !strings.Contains(body, "cloudquota_exporter_config_last_reload_successful 0") {
+		t.Errorf("the reload gauge does not say the reload failed")
+	}
+}
