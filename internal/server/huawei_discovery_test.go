@@ -217,8 +217,8 @@ func TestHuaweiProjectLookupFallback(t *testing.T) {
 		hwTarget("cts-north", "cts", "cn-north-4"),
 		hwTarget("cts-south", "cts", "cn-south-1"),
 	))
+	e.scrapeSeries(t)
 	series, _ := e.scrapeSeries(t)
-	series, _ = e.scrapeSeries(t)
 	requireUp(t, e, series, "workspace", "ws-north", 1)
 	requireUp(t, e, series, "cts", "cts-north", 1)
 	requireUp(t, e, series, "cts", "cts-south", 0)
