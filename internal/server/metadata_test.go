@@ -175,7 +175,24 @@ func TestMetadataTargetsUpSharingOneFetch(t *testing.T) {
 	if n := meta.Counts()[simcloud.OpMetadataSecurityKey]; n != 1 {
 		t.Errorf("securitykey asked %d times over scrapes and a reload, want once", n)
 	}
+	for _, st := range e.srv.exporter.Status() {
+		want, expiry := "metadata", issued[0].Expires
+		if st.Name == "static-audit" {
+			want, expiry = "static", time.Time{}
+		}
+		if st.CredentialSource != want || !st.CredentialExpiry.Equal(expiry) {
+			t.Errorf("status of %s: credential source %q expiring %v, want %q and %v", st.Name, st.CredentialSource, st.CredentialExpiry, want, expiry)
+		}
+	}
 	checkNoSecretAnywhere(t, e, issuedSecrets(meta))
+
+	// A reload that changes the credential gets keys from its new source.
+	moved := startMetadata(t, e, nil)
+	e.apply(t, metaYAML(e.cloud.URL, moved.URL, ""))
+	metaScrape(t, e, map[string]bool{"meta-desktops": true, "meta-audit": true})
+	if n, m := meta.Counts()[simcloud.OpMetadataSecurityKey], moved.Counts()[simcloud.OpMetadataSecurityKey]; n != 1 || m != 1 {
+		t.Errorf("after moving the credential to another endpoint: %d fetches from the old one and %d from the new, want 1 and 1", n, m)
+	}
 }
 
 func TestMetadataWithoutTokenRoute(t *testing.T) {
