@@ -58,9 +58,10 @@ type Client struct {
 	missing map[string]time.Time
 
 	// listing is held by the one caller listing the spaces, so that
-	// targets sharing the client share one listing.
+	// targets sharing the client share one listing; it guards spaces,
+	// the last good listing (nil until one succeeds).
 	listing chan struct{}
-	spaces  *spaceList // the last good listing; nil until one succeeds
+	spaces  *spaceList
 }
 
 // NewClient returns a Client that sends its requests through http to the

@@ -101,7 +101,7 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string, recheck time.Dura
 		}
 	}
 	if len(missing) > 0 && len(missing) == len(ask) {
-		return nil, notFound
+		return nil, fmt.Errorf("%w; none of the %d spaces asked for exists in the library", notFound, len(ask))
 	}
 	c.rememberMissing(missing)
 	for _, id := range missing {
