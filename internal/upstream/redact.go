@@ -295,6 +295,13 @@ func (r *Redactor) cover(s string) []bool {
 			if d, ok := decode(v.text); ok {
 				search(v.compose(d), depth+1)
 			}
+			// An escape broken up by what a reader skips (an invalid
+			// byte between "\" and "u0032") still reads as the secret.
+			if len(vis.text) != len(v.text) {
+				if d, ok := decode(vis.text); ok {
+					search(vis.compose(d), depth+1)
+				}
+			}
 		}
 	}
 	search(view{text: s}, 0)
