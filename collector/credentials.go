@@ -3,9 +3,7 @@ package collector
 import (
 	"context"
 	"net/url"
-	"sync"
 	"time"
-	"weak"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,25 +25,29 @@ var credentialExpiryDesc = prometheus.NewDesc(
 // or for source metadata the credential's one MetadataSource, shared by
 // its targets and kept across reloads that leave the credential as it is,
 // so that its keys are too. Called with e.mu held.
-func (e *Exporter) huaweiSource(cred *config.Credential, gate *upstream.Gate) huawei.CredentialSource {
-	var source huawei.CredentialSource = huawei.StaticCredentials{
-		AccessKey:     string(cred.AccessKey),
-		SecretKey:     string(cred.SecretKey),
-		SecurityToken: string(cred.SecurityToken),
+func (e *Exporter) huaweiSource(cred *config.Credential) huawei.CredentialSource {
+	if cred.Source != config.SourceMetadata {
+		return huawei.StaticCredentials{
+			AccessKey:     string(cred.AccessKey),
+			SecretKey:     string(cred.SecretKey),
+			SecurityToken: string(cred.SecurityToken),
+		}
 	}
-	if cred.Source == config.SourceMetadata {
-		key := hashOf(append([]string{"huawei_metadata"}, credentialFields(cred)...)...)
-		source = e.clients.get(key, func() any {
-			endpoint, err := url.Parse(cred.MetadataEndpoint)
-			if err != nil {
-				// Unreachable after validation; fail the targets instead of crashing.
-				return failingSource{err}
-			}
-			return huawei.NewMetadataSource(e.http, endpoint, e.now)
-		}).(huawei.CredentialSource)
-	}
-	credentialSources.register(cred.Name, gate, credentialInfo{kind: cred.Source, source: source})
-	return source
+	key := hashOf(append([]string{"huawei_metadata"}, credentialFields(cred)...)...)
+	return e.clients.get(key, func() any {
+		endpoint, err := url.Parse(cred.MetadataEndpoint)
+		if err != nil {
+			// Unreachable after validation; fail the targets instead of crashing.
+			return failingSource{err}
+		}
+		// The metadata service is on the host's own link: never through
+		// a proxy (the SDK's transport has none either).
+		direct, err := e.http.With(upstream.HTTPSettings{})
+		if err != nil {
+			return failingSource{err}
+		}
+		return huawei.NewMetadataSource(direct, endpoint, e.now)
+	}).(huawei.CredentialSource)
 }
 
 // failingSource fails every request with err.
@@ -57,73 +59,34 @@ func (f failingSource) Credentials(context.Context) (huawei.Credentials, error) 
 func (failingSource) Secrets() []string { return nil }
 func (failingSource) Expiry() time.Time { return time.Time{} }
 
-// credentialInfo is what scrapes and the status page show of a
-// credential's source.
+// credentialInfo is what scrapes and the status page show of a target's
+// credential: where its keys come from, and the source itself for their
+// expiry. Zero for credentials without a choice of source (SMH).
 type credentialInfo struct {
 	kind   string // config.Source*
 	source huawei.CredentialSource
 }
 
-// credentialSources lets a scrape, which holds targets rather than their
-// Exporter, find a target's credential source: by the target's back-off
-// gate, which belongs to one Exporter (so Exporters never see each
-// other's), and the credential's name, which is unique in a
-// configuration. Gates are held weakly: a gate that reloads dropped takes
-// its entry along.
-var credentialSources = &sourceRegistry{byGate: map[weak.Pointer[upstream.Gate]]map[string]credentialInfo{}}
-
-type sourceRegistry struct {
-	mu     sync.Mutex
-	byGate map[weak.Pointer[upstream.Gate]]map[string]credentialInfo
+// credentialInfo describes cred's source. Called with e.mu held.
+func (e *Exporter) credentialInfo(cred *config.Credential) credentialInfo {
+	if cred.Type != config.CredentialTypeHuaweiCloud {
+		return credentialInfo{}
+	}
+	return credentialInfo{kind: cred.Source, source: e.huaweiSource(cred)}
 }
 
-func (r *sourceRegistry) register(credential string, gate *upstream.Gate, info credentialInfo) {
-	if gate == nil {
-		return
+// expiry is when the credential's keys run out, zero when unknown.
+func (c credentialInfo) expiry() time.Time {
+	if c.source == nil {
+		return time.Time{}
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for g := range r.byGate {
-		if g.Value() == nil {
-			delete(r.byGate, g)
-		}
-	}
-	key := weak.Make(gate)
-	if r.byGate[key] == nil {
-		r.byGate[key] = map[string]credentialInfo{}
-	}
-	r.byGate[key][credential] = info
-}
-
-func (r *sourceRegistry) lookup(credential string, gate *upstream.Gate) (credentialInfo, bool) {
-	if gate == nil {
-		return credentialInfo{}, false
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	info, ok := r.byGate[weak.Make(gate)][credential]
-	return info, ok
+	return c.source.Expiry()
 }
 
 // emitCredentialExpiry reports when the credential's keys run out, if
 // that is known.
-func emitCredentialExpiry(ch chan<- prometheus.Metric, credential string, gate *upstream.Gate) {
-	info, ok := credentialSources.lookup(credential, gate)
-	if !ok {
-		return
-	}
-	if expiry := info.source.Expiry(); !expiry.IsZero() {
+func emitCredentialExpiry(ch chan<- prometheus.Metric, credential string, info credentialInfo) {
+	if expiry := info.expiry(); !expiry.IsZero() {
 		ch <- prometheus.MustNewConstMetric(credentialExpiryDesc, prometheus.GaugeValue, float64(expiry.UnixNano())/1e9, credential)
 	}
-}
-
-// credentialStatus is the source and the known expiry of a target's
-// credential, for the status page; "" for credentials without a choice
-// of source (SMH).
-func credentialStatus(t *target) (source string, expiry time.Time) {
-	info, ok := credentialSources.lookup(t.backoffGate())
-	if !ok {
-		return "", time.Time{}
-	}
-	return info.kind, info.source.Expiry()
 }

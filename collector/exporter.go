@@ -95,15 +95,43 @@ func (e *Exporter) newPoll(t *target, tc config.Target, cred *config.Credential)
 		}
 	}
 	gate := e.gate(cred)
-	t.setCredential(cred.Name, gate)
-	return svc.newPoll(e, pollSpec{target: tc, cred: cred, endpoint: endpoint, gate: gate})
+	t.setCredential(cred.Name, gate, e.credentialInfo(cred))
+	httpClient, err := e.httpFor(&tc.HTTP)
+	if err != nil {
+		// The target's own TLS or proxy settings are unusable (a CA file
+		// that is not PEM): that target fails, the others go on.
+		return func(context.Context) (answer, error) { return nil, err }
+	}
+	return svc.newPoll(e, pollSpec{target: tc, cred: cred, endpoint: endpoint, gate: gate, http: httpClient})
+}
+
+// httpFor returns the upstream client for a target's TLS and proxy
+// settings: the shared one for the default settings, else one per distinct
+// setting, so that targets with the same settings share their connections.
+// Called with e.mu held.
+func (e *Exporter) httpFor(settings *config.HTTPSettings) (*upstream.Client, error) {
+	if settings.IsDefault() {
+		return e.http, nil
+	}
+	type built struct {
+		client *upstream.Client
+		err    error
+	}
+	b := e.clients.get("http:"+settings.Key(), func() any {
+		client, err := e.http.With(upstream.HTTPSettings{TLS: settings.TLS, Proxy: settings.Proxy})
+		return built{client, err}
+	}).(built)
+	return b.client, b.err
 }
 
 // gate returns the back-off gate of a credential. Credentials are keyed by
 // their key material, not their name: the cloud locks a key however many
 // names it has in the configuration. Called with e.mu held.
 func (e *Exporter) gate(cred *config.Credential) *upstream.Gate {
-	key := hashOf(cred.Type, cred.AccessKey.Value(), cred.SecretKey.Value(), cred.SecurityToken.Value(), cred.LibraryID, cred.LibrarySecret.Value())
+	// Metadata credentials have no keys in the file: their source names
+	// them (two metadata services hand out different keys).
+	key := hashOf(cred.Type, cred.AccessKey.Value(), cred.SecretKey.Value(), cred.SecurityToken.Value(), cred.LibraryID, cred.LibrarySecret.Value(),
+		cred.Source, cred.MetadataEndpoint, cred.ProfileFile)
 	return e.gates.get(key, func() *upstream.Gate { return upstream.NewGate(e.now) })
 }
 

@@ -57,13 +57,13 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
 	seen := map[string]bool{}
 	for _, t := range s.targets {
-		credential, gate := t.backoffGate()
+		credential, gate, info := t.backoffGate()
 		if gate == nil || seen[credential] {
 			continue
 		}
 		seen[credential] = true
 		ch <- prometheus.MustNewConstMetric(credentialBackoffDesc, prometheus.GaugeValue, gate.Backoff().Seconds(), credential)
-		emitCredentialExpiry(ch, credential, gate)
+		emitCredentialExpiry(ch, credential, info)
 	}
 }
 

@@ -25,12 +25,14 @@ type answer interface {
 type pollFunc func(ctx context.Context) (answer, error)
 
 // pollSpec is what a service builds a target's poll from: the validated
-// target, its credential, endpoint and the credential's back-off gate.
+// target, its credential, endpoint, the credential's back-off gate and the
+// upstream client for the target's TLS and proxy settings.
 type pollSpec struct {
 	target   config.Target
 	cred     *config.Credential
 	endpoint *url.URL
 	gate     *upstream.Gate
+	http     *upstream.Client
 }
 
 // service is one upstream service: the descriptors of its quota metrics and
@@ -68,5 +70,5 @@ func allDescs() []*prometheus.Desc {
 
 // newHuaweiClient is the client of a Workspace or CTS target.
 func newHuaweiClient(e *Exporter, s pollSpec) *huawei.Client {
-	return huawei.NewClientWithSource(e.http, s.target.Service, s.endpoint, s.target.ProjectID, e.huaweiSource(s.cred, s.gate), s.gate)
+	return huawei.NewClientWithSource(s.http, s.target.Service, s.endpoint, s.target.ProjectID, e.huaweiSource(s.cred), s.gate)
 }

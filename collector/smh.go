@@ -2,7 +2,6 @@ package collector
 
 import (
 	"context"
-	"net/url"
 	"slices"
 	"time"
 
@@ -70,7 +69,7 @@ type smhAnswer struct {
 }
 
 func newSMHPoll(e *Exporter, s pollSpec) pollFunc {
-	client := e.smhClient(s.cred, s.endpoint)
+	client := e.smhClient(s)
 	tc, libraryID := s.target, s.cred.LibraryID
 	interval := tc.DiscoveryInterval.D()
 	if interval <= 0 {
@@ -147,10 +146,10 @@ func (a smhAnswer) skipped() []string {
 // every target using them shares an access token, a space listing and what
 // it learnt of missing spaces, and a reload that keeps them keeps those.
 // Called with e.mu held.
-func (e *Exporter) smhClient(cred *config.Credential, endpoint *url.URL) *smh.Client {
-	key := hashOf(append([]string{config.ServiceSMH, endpoint.String()}, credentialFields(cred)...)...)
+func (e *Exporter) smhClient(s pollSpec) *smh.Client {
+	key := hashOf(append([]string{config.ServiceSMH, s.endpoint.String(), s.target.HTTP.Key()}, credentialFields(s.cred)...)...)
 	return e.clients.get(key, func() any {
-		return smh.NewClient(e.http, endpoint, smhCredentials(cred), e.gate(cred))
+		return smh.NewClient(s.http, s.endpoint, smhCredentials(s.cred), s.gate)
 	}).(*smh.Client)
 }
 

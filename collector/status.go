@@ -92,7 +92,8 @@ func (e *Exporter) Status() []TargetStatus {
 	out := make([]TargetStatus, len(targets))
 	for i, t := range targets {
 		out[i] = t.status()
-		out[i].CredentialSource, out[i].CredentialExpiry = credentialStatus(t)
+		_, _, info := t.backoffGate()
+		out[i].CredentialSource, out[i].CredentialExpiry = info.kind, info.expiry()
 	}
 	return out
 }

@@ -48,6 +48,7 @@ type target struct {
 	// state, reported as cloudquota_credential_backoff_seconds.
 	credential  string
 	gate        *upstream.Gate
+	credInfo    credentialInfo
 	lastOK      *outcome
 	lastSuccess time.Time
 	inflight    *sharedPoll
@@ -81,19 +82,20 @@ func (t *target) setPoll(poll pollFunc) {
 	t.poll = poll
 }
 
-// setCredential records the target's credential and its back-off gate.
-func (t *target) setCredential(name string, gate *upstream.Gate) {
+// setCredential records the target's credential, its back-off gate and
+// where its keys come from.
+func (t *target) setCredential(name string, gate *upstream.Gate, info credentialInfo) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.credential, t.gate = name, gate
+	t.credential, t.gate, t.credInfo = name, gate, info
 }
 
-// backoffGate returns the target's credential name and gate (nil when the
-// target has none).
-func (t *target) backoffGate() (string, *upstream.Gate) {
+// backoffGate returns the target's credential name, gate (nil when the
+// target has none) and source.
+func (t *target) backoffGate() (string, *upstream.Gate, credentialInfo) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.credential, t.gate
+	return t.credential, t.gate, t.credInfo
 }
 
 // fetch returns the target's data for one scrape: a cached answer younger

@@ -102,6 +102,12 @@ type HTTPSettings struct {
 	Proxy commonconfig.ProxyConfig
 }
 
+// IsDefault tells whether the settings are the default: the system's CA
+// certificates and the proxy from the environment.
+func (h *HTTPSettings) IsDefault() bool {
+	return h.Key() == (&HTTPSettings{Proxy: commonconfig.ProxyConfig{ProxyFromEnvironment: true}}).Key()
+}
+
 // Key identifies the settings, secrets included (only ever hashed), so that
 // targets with the same settings share one pool of connections.
 func (h *HTTPSettings) Key() string {

@@ -11,6 +11,8 @@ import (
 	"net/url"
 	"strconv"
 	"time"
+
+	commonconfig "github.com/prometheus/common/config"
 )
 
 // DefaultMaxBodyBytes caps how much of one upstream response is read. Real
@@ -95,6 +97,31 @@ func New(opts Options) *Client {
 		c.slots = make(chan struct{}, opts.MaxConcurrent)
 	}
 	return c
+}
+
+// HTTPSettings are how requests reach a cloud: TLS and proxy, with the
+// keys and meaning of Prometheus's own configuration.
+type HTTPSettings struct {
+	TLS   commonconfig.TLSConfig
+	Proxy commonconfig.ProxyConfig
+}
+
+// With returns a Client that sends through its own pool of connections,
+// built by prometheus/common/config for settings (which re-reads a changed
+// CA file), and shares c's request slots, size cap and observer. An
+// unusable setting (a CA file that is not PEM, say) is an error naming it.
+func (c *Client) With(settings HTTPSettings) (*Client, error) {
+	rt, err := commonconfig.NewRoundTripperFromConfig(commonconfig.HTTPClientConfig{
+		TLSConfig:   settings.TLS,
+		ProxyConfig: settings.Proxy,
+		EnableHTTP2: true,
+	}, "cloudquota_exporter", commonconfig.WithIdleConnTimeout(90*time.Second))
+	if err != nil {
+		return nil, fmt.Errorf("tls_config or proxy settings: %w", err)
+	}
+	with := *c
+	with.http = &http.Client{Transport: rt, CheckRedirect: c.http.CheckRedirect}
+	return &with, nil
 }
 
 // Request is one upstream call.
