@@ -51,21 +51,25 @@ func warnLines(log string) int {
 	return n
 }
 
-// cpuSample is the CPU time, in seconds, of the exporter, of the harness
-// and of the whole machine (busy) at one moment.
-type cpuSample struct{ exporter, self, busy float64 }
+// cpuSample is the CPU time, in seconds, of the exporter, of the
+// reference client, of the harness and of the whole machine (busy) at one
+// moment.
+type cpuSample struct{ exporter, ref, self, busy float64 }
 
-// sample reads the CPU times; pid 0 leaves the exporter's out.
-func sample(pid int) (cpuSample, error) {
+// sample reads the CPU times; pid or refPid 0 leaves that process out.
+func sample(pid, refPid int) (cpuSample, error) {
 	var s cpuSample
-	var err0 error
+	var err0, err3 error
 	if pid != 0 {
 		s.exporter, err0 = cpuSeconds(pid)
+	}
+	if refPid != 0 {
+		s.ref, err3 = cpuSeconds(refPid)
 	}
 	self, err1 := cpuSeconds(os.Getpid())
 	busy, err2 := machineBusySeconds()
 	s.self, s.busy = self, busy
-	return s, errors.Join(err0, err1, err2)
+	return s, errors.Join(err0, err1, err2, err3)
 }
 
 // userHZ is the unit of utime and stime in /proc/PID/stat: USER_HZ, which

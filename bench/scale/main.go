@@ -68,12 +68,16 @@ type options struct {
 	repo          string
 	keep          bool
 	quietWait     time.Duration
+	scrapesFloor  int
+	reference     bool
+	referenceBin  string
+	perf          string
 }
 
 func parseFlags(args []string) (*options, error) {
 	o := &options{}
 	fs := flag.NewFlagSet("scale", flag.ContinueOnError)
-	fs.StringVar(&o.scenarios, "scenario", "all", "scenarios to run, comma-separated: all, demo, 100, 1000, ha, custom")
+	fs.StringVar(&o.scenarios, "scenario", "all", "scenarios to run, comma-separated: all (demo, 100, 1000, ha), demo, 100, 1000, ha, custom, floor")
 	fs.StringVar(&o.concurrency, "concurrency", "8,64", "--scrape.concurrency values for the 100, 1000 and custom scenarios, comma-separated; one row each")
 	fs.StringVar(&o.service, "service", "mix", "service of the targets: mix (round robin smh, workspace, cts), smh, workspace or cts")
 	fs.IntVar(&o.resources, "resources", 10, "resources per target: Workspace resources per site, CTS resources, SMH spaces")
@@ -101,6 +105,10 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.exporterBin, "exporter", "", "use this exporter binary instead of building one")
 	fs.StringVar(&o.repo, "repo", "", "repository root to build the exporter from (default: the module of the working directory)")
 	fs.DurationVar(&o.quietWait, "quiet-wait", 0, "before each scenario, wait up to this long for the machine to be quiet (other processes under 10% of its CPU over 2s); 0: don't wait")
+	fs.IntVar(&o.scrapesFloor, "scrapes.floor", 10, "measured scrapes of each process in the 1000-target rows of the floor scenario (the 100-target row takes -scrapes.100)")
+	fs.BoolVar(&o.reference, "reference", true, "also run the reference client (bench/reference) on the same simulated cloud, scraping it alternately with the exporter (not in the HA scenario)")
+	fs.StringVar(&o.referenceBin, "reference.bin", "", "use this reference client binary instead of building bench/reference")
+	fs.StringVar(&o.perf, "perf", "", "record the exporter with `perf record -g` during each scenario's measured scrapes, into PREFIX-<scenario>-c<concurrency>.data")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binary, configurations, exporter logs)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -134,6 +142,20 @@ type scenario struct {
 	scrapeTimeout time.Duration
 	// limitGoal: the p50 / physical limit goal applies.
 	limitGoal bool
+	// service and resources override -service and -resources (floor).
+	service   string
+	resources int
+	// floor names the goal of issue "Close to the floor" that the row is
+	// for: cpu, p50 or rss; empty outside the floor scenario.
+	floor string
+}
+
+// slug names the scenario's files.
+func (s scenario) slug() string {
+	if s.floor != "" {
+		return fmt.Sprintf("floor-%s-c%d", s.floor, s.concurrency)
+	}
+	return fmt.Sprintf("%s-c%d", s.id, s.concurrency)
 }
 
 func (s scenario) name() string {
@@ -142,6 +164,8 @@ func (s scenario) name() string {
 		return fmt.Sprintf("ha (2 scrapers, every %s, cache_ttl %s)", s.interval, s.cacheTTL)
 	case s.id == "demo":
 		return "demo"
+	case s.floor != "":
+		return fmt.Sprintf("floor %s: %s targets × %d %s", s.floor, s.id, s.resources, s.service)
 	}
 	return fmt.Sprintf("%s targets", s.id)
 }
@@ -162,10 +186,10 @@ func (o *options) scenarioList() ([]scenario, error) {
 		switch s {
 		case "all":
 			want["demo"], want["100"], want["1000"], want["ha"] = true, true, true, true
-		case "demo", "100", "1000", "ha", "custom":
+		case "demo", "100", "1000", "ha", "custom", "floor":
 			want[s] = true
 		default:
-			return nil, fmt.Errorf("-scenario: unknown scenario %q (want all, demo, 100, 1000, ha or custom)", s)
+			return nil, fmt.Errorf("-scenario: unknown scenario %q (want all, demo, 100, 1000, ha, custom or floor)", s)
 		}
 	}
 	var out []scenario
@@ -190,6 +214,9 @@ func (o *options) scenarioList() ([]scenario, error) {
 			out = append(out, sc)
 		}
 	}
+	if want["floor"] {
+		out = append(out, o.floorScenarios()...)
+	}
 	if want["ha"] {
 		timeout := o.haTimeout
 		if timeout <= 0 {
@@ -198,12 +225,31 @@ func (o *options) scenarioList() ([]scenario, error) {
 		out = append(out, scenario{id: "ha", targets: o.haTargets, latency: o.haLatency, concurrency: o.haConcurrency,
 			cacheTTL: o.haCacheTTL, ha: true, interval: o.haInterval, rounds: o.haRounds, offset: o.haOffset, scrapeTimeout: timeout})
 	}
+	for i := range out {
+		if out[i].service == "" {
+			out[i].service, out[i].resources = o.service, o.resources
+		}
+	}
 	for _, s := range out {
 		if s.targets < 1 || (!s.ha && s.scrapes < 1) {
 			return nil, fmt.Errorf("scenario %s: targets and scrapes must be at least 1", s.name())
 		}
 	}
 	return out, nil
+}
+
+// floorScenarios are the rows that issue "Close to the floor" names: its
+// CPU profile's 1000 × 10 at 100 ms and concurrency 64 (also the peak RSS
+// at about 25,000 series), 100 targets at 50 ms with concurrency 100 (the
+// p50 goal), and 1000 Workspace targets × 5 resources, 10,000 series (the
+// peak RSS goal). They fix their service, size and latency; -scrapes.floor
+// and -scrapes.100 set their length.
+func (o *options) floorScenarios() []scenario {
+	return []scenario{
+		{id: "1000", targets: 1000, latency: 100 * time.Millisecond, concurrency: 64, scrapes: o.scrapesFloor, limitGoal: true, service: "mix", resources: 10, floor: "cpu"},
+		{id: "100", targets: 100, latency: 50 * time.Millisecond, concurrency: 100, scrapes: o.scrapes100, limitGoal: true, service: "mix", resources: 10, floor: "p50"},
+		{id: "1000", targets: 1000, latency: 100 * time.Millisecond, concurrency: 64, scrapes: o.scrapesFloor, limitGoal: true, service: "workspace", resources: 5, floor: "rss"},
+	}
 }
 
 func main() {
@@ -241,7 +287,7 @@ func run(args []string) int {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	bin, err := exporterBinary(o, dir)
+	bins, err := buildBinaries(o, dir)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "scale:", err)
 		return 1
@@ -257,7 +303,7 @@ func run(args []string) int {
 			}
 		}
 		started := time.Now()
-		r, err := runScenario(ctx, o, bin, dir, sc)
+		r, err := runScenario(ctx, o, bins, dir, sc)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "scale: %s, concurrency %d: HARNESS ERROR: %v\n", sc.name(), sc.concurrency, err)
 			failed = true
@@ -280,37 +326,62 @@ func run(args []string) int {
 	return 0
 }
 
-// exporterBinary is -exporter, or the exporter built into dir.
-func exporterBinary(o *options, dir string) (string, error) {
-	if o.exporterBin != "" {
-		return o.exporterBin, nil
+// binaries are the programs a scenario runs; reference is empty when the
+// reference client is off.
+type binaries struct{ exporter, reference string }
+
+// buildBinaries is -exporter and -reference.bin, or the programs built
+// into dir from the repository.
+func buildBinaries(o *options, dir string) (binaries, error) {
+	b := binaries{exporter: o.exporterBin}
+	if o.reference {
+		b.reference = o.referenceBin
+	}
+	if b.exporter != "" && (!o.reference || b.reference != "") {
+		return b, nil
 	}
 	root, err := benchutil.RepoRoot(o.repo)
 	if err != nil {
-		return "", err
+		return b, err
 	}
-	fmt.Fprintf(os.Stderr, "scale: building the exporter in %s\n", root)
-	return benchutil.BuildExporter(root, dir)
+	if b.exporter == "" {
+		fmt.Fprintf(os.Stderr, "scale: building the exporter in %s\n", root)
+		if b.exporter, err = benchutil.BuildExporter(root, dir); err != nil {
+			return b, err
+		}
+	}
+	if o.reference && b.reference == "" {
+		b.reference, err = benchutil.BuildPackage(root, dir, "./bench/reference", "reference")
+	}
+	return b, err
 }
 
 // runScenario runs one scenario against a fresh cloud and exporter.
-func runScenario(ctx context.Context, o *options, bin, dir string, sc scenario) (*row, error) {
-	f, err := startFleet(fleetSpec{service: o.service, targets: sc.targets, resources: o.resources, sites: o.sites, latency: sc.latency})
+func runScenario(ctx context.Context, o *options, bins binaries, dir string, sc scenario) (*row, error) {
+	f, err := startFleet(fleetSpec{service: sc.service, targets: sc.targets, resources: sc.resources, sites: o.sites, latency: sc.latency})
 	if err != nil {
 		return nil, err
 	}
 	defer f.close()
-	exp, err := startExporter(ctx, o, bin, filepath.Join(dir, fmt.Sprintf("%s-c%d", sc.id, sc.concurrency)), sc, f)
+	base := filepath.Join(dir, sc.slug())
+	exp, err := startExporter(ctx, o, bins.exporter, base, sc, f)
 	if err != nil {
 		return nil, err
 	}
 	defer exp.Stop(10 * time.Second) //nolint:errcheck // the figures are taken
 	fmt.Fprintf(os.Stderr, "scale:   exporter pid %d on %s, simulated cloud on %s\n", exp.Pid, exp.Base, f.cloud.URL)
+	m := &measurement{exp: exp, f: f, sc: sc, r: &row{sc: sc, expectedRequests: f.expectedRequests, expectedSeries: f.expectedSeries}}
+	if bins.reference != "" && !sc.ha {
+		if m.ref, err = startReference(ctx, bins.reference, base+"-reference", sc, f, o.scrapeTimeout); err != nil {
+			return nil, err
+		}
+		defer m.ref.proc.Stop(10 * time.Second) //nolint:errcheck // the figures are taken
+		m.r.ref = &m.ref.row
+	}
 
 	if err := sleep(ctx, o.idleWait); err != nil {
 		return nil, err
 	}
-	m := &measurement{exp: exp, f: f, sc: sc, r: &row{sc: sc, expectedRequests: f.expectedRequests, expectedSeries: f.expectedSeries}}
 	if m.r.memIdle, err = memory(exp.Pid); err != nil {
 		return nil, err
 	}
@@ -321,7 +392,18 @@ func runScenario(ctx context.Context, o *options, bin, dir string, sc scenario) 
 	if err := m.warmUp(ctx); err != nil {
 		return nil, err
 	}
-	if err := m.measure(ctx); err != nil {
+	if err := m.ref.warmUp(ctx, m.f, sc.targets); err != nil {
+		return nil, err
+	}
+	stopPerf, err := startPerf(o.perf, sc, exp.Pid)
+	if err != nil {
+		return nil, err
+	}
+	err = m.measure(ctx)
+	if perr := stopPerf(); err == nil {
+		err = perr
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := m.finish(ctx); err != nil {
@@ -338,6 +420,14 @@ type measurement struct {
 	sc  scenario
 	s   *scraper
 	r   *row
+
+	// ref is the reference client scraped alternately with the exporter;
+	// nil when off or in the HA scenario.
+	ref *side
+	// tally is what the cloud saw during the exporter's measured
+	// sequential scrapes, counted scrape by scrape so that the reference
+	// client's requests in between are not the exporter's.
+	tally tally
 
 	warmEnd    time.Time
 	counts1    map[string]int // the cloud's counts after the warm-up
@@ -370,32 +460,27 @@ func (m *measurement) measure(ctx context.Context) error {
 	sc, r := m.sc, m.r
 	m.f.probe.reset(sc.ha)
 	var err error
-	if m.cpu0, err = sample(m.exp.Pid); err != nil {
+	if m.cpu0, err = sample(m.exp.Pid, m.ref.pid()); err != nil {
 		return err
 	}
 	wall0 := time.Now()
 	if sc.ha {
 		m.results, err = runHA(ctx, m.exp.Base, sc, m.warmEnd, r, m.f)
 	} else {
-		for i := 0; i < sc.scrapes && err == nil; i++ {
-			var res scrapeResult
-			if res, err = m.s.scrape(ctx); err == nil {
-				err = res.check(sc.targets)
-				m.results = append(m.results, res)
-			}
-		}
+		err = m.alternate(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("%w (%v); exporter log:\n%s", err, m.exp.Alive(), m.exp.LogTail(10))
+		return err
 	}
-	if m.cpu1, err = sample(m.exp.Pid); err != nil {
+	if m.cpu1, err = sample(m.exp.Pid, m.ref.pid()); err != nil {
 		return err
 	}
 	// CPU the rest of the machine used meanwhile: anything else running
 	// competes for the same cores and skews durations.
 	c0, c1 := m.cpu0, m.cpu1
-	r.foreignCPU = max(0, (c1.busy-c0.busy)-(c1.exporter-c0.exporter)-(c1.self-c0.self))
+	r.foreignCPU = max(0, (c1.busy-c0.busy)-(c1.exporter-c0.exporter)-(c1.ref-c0.ref)-(c1.self-c0.self))
 	r.harnessCPU = c1.self - c0.self
+	r.refCPU = c1.ref - c0.ref
 	r.measureWall = time.Since(wall0)
 	if r.memAfter, err = memory(m.exp.Pid); err != nil {
 		return err
@@ -442,8 +527,11 @@ func (m *measurement) finish(ctx context.Context) error {
 	r.cpuPerScrape = (m.cpu1.exporter - m.cpu0.exporter) / float64(n)
 	r.harnessCPU /= float64(n)
 	r.peakInflight, r.newConns, _ = m.f.probe.snapshot()
+	if !sc.ha {
+		r.peakInflight, r.newConns = m.tally.peak, m.tally.newConns
+	}
 	r.warnLogs = warnLines(m.exp.Log())
-	return nil
+	return m.ref.finish(r)
 }
 
 // fillRequests derives the request figures and the physical limit: the
@@ -452,8 +540,11 @@ func (m *measurement) finish(ctx context.Context) error {
 func (m *measurement) fillRequests() {
 	sc, r := m.sc, m.r
 	r.dataRequests = dataRequests(m.counts2) - dataRequests(m.counts1)
-	r.reqPerScrape = float64(r.dataRequests) / float64(r.scrapes)
 	r.tokensAfterWarm = m.counts2[simcloud.OpSMHToken] - m.counts1[simcloud.OpSMHToken]
+	if !sc.ha {
+		r.dataRequests, r.tokensAfterWarm = m.tally.data, m.tally.tokens
+	}
+	r.reqPerScrape = float64(r.dataRequests) / float64(r.scrapes)
 	r.limit, r.ratio = 0, nan
 	if sc.latency > 0 && r.reqPerScrape > 0 && !sc.ha {
 		r.limit = time.Duration(math.Ceil(r.reqPerScrape/float64(sc.concurrency))) * sc.latency
@@ -531,11 +622,11 @@ func waitQuiet(ctx context.Context, limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	share := 0.0
 	for time.Now().Before(deadline) {
-		s0, err0 := sample(0)
+		s0, err0 := sample(0, 0)
 		if err := sleep(ctx, 2*time.Second); err != nil {
 			return err
 		}
-		s1, err1 := sample(0)
+		s1, err1 := sample(0, 0)
 		if err := errors.Join(err0, err1); err != nil {
 			return err
 		}

@@ -67,6 +67,13 @@ type row struct {
 	harnessCPU  float64
 	measureWall time.Duration
 
+	// ref is the reference client's figures, measured alternately with
+	// the exporter's on the same cloud; nil when it did not run.
+	ref *refRow
+	// refCPU is the reference client's CPU seconds over the measured
+	// scrapes, all of them.
+	refCPU float64
+
 	goals []goal
 }
 
@@ -174,6 +181,7 @@ func printReport(w io.Writer, o *options, args []string, rows []*row) {
 			r.goroutinesBefore, r.goroutinesAfter, benchutil.MiB(r.heapBefore), benchutil.MiB(r.heapAfter),
 			ratio, 100*r.foreignShare(), r.verdict())
 	}
+	printComparison(w, rows)
 	fmt.Fprintln(w, "\nGoals and diagnostics per row:")
 	for _, r := range rows {
 		fmt.Fprintf(w, "\n- **%s, concurrency %d**: warm-up scrape %s (%d SMH token requests); peak upstream requests in flight %d (held in the injected latency); new upstream connections %.1f per scrape; answer %s uncompressed; harness (simulated cloud and parsing) CPU %s per scrape; RSS idle %s anon + %s file, after %s anon + %s file; GC heap goal %s at the first measured scrape, %s at the last; %d warn/error log lines; expected series %d.\n",
@@ -181,6 +189,13 @@ func printReport(w io.Writer, o *options, args []string, rows []*row) {
 			float64(r.newConns)/float64(max(1, r.scrapes)), fmtBytes(r.bodyBytes), fmtDur(time.Duration(r.harnessCPU*float64(time.Second))),
 			benchutil.MiB(r.memIdle.anon), benchutil.MiB(r.memIdle.file), benchutil.MiB(r.memAfter.anon), benchutil.MiB(r.memAfter.file),
 			benchutil.MiB(r.nextGCFirst), benchutil.MiB(r.nextGCLast), r.warnLogs, r.expectedSeries)
+		if ref := r.ref; ref != nil {
+			fmt.Fprintf(w, "  - reference client: answer %s uncompressed, %d SMH token requests after its warm-up, CPU %s per scrape\n",
+				fmtBytes(ref.bodyBytes), ref.tokensAfterWarm, fmtCPU(ref.cpuPerScrape))
+			for _, g := range r.floorGoals() {
+				fmt.Fprintf(w, "  - floor: %s: %s (goal %s) %s\n", g.name, g.got, g.want, passMiss(g.pass))
+			}
+		}
 		for _, g := range r.goals {
 			verdict := "PASS"
 			if !g.pass {
@@ -219,4 +234,11 @@ func fmtBytes(n int) string {
 		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
+}
+
+func passMiss(pass bool) string {
+	if pass {
+		return "PASS"
+	}
+	return "MISS"
 }

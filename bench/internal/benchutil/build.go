@@ -31,11 +31,17 @@ func RepoRoot(flagValue string) (string, error) {
 // BuildExporter runs `go build -o dir/cloudquota_exporter .` in root and
 // returns the binary's path.
 func BuildExporter(root, dir string) (string, error) {
-	bin := filepath.Join(dir, "cloudquota_exporter")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	return BuildPackage(root, dir, ".", "cloudquota_exporter")
+}
+
+// BuildPackage runs `go build -o dir/name pkg` in root and returns the
+// binary's path, for the exporter and for the programs measured beside it.
+func BuildPackage(root, dir, pkg, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %w\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	return bin, nil
 }
