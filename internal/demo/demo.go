@@ -41,6 +41,9 @@ const (
 	tempAccessKey = "DEMOTEMPACCESSKEY001"
 	projectProd   = "0a1b2c3d4e5f"
 	projectDev    = "9f8e7d6c5b4a"
+	// demoRegion names projectProd in the simulated IAM: desktops-found
+	// finds it by this name.
+	demoRegion = "cn-north-4"
 )
 
 // NewCloud returns the simulated clouds' built-in data: two SMH libraries
@@ -50,6 +53,16 @@ func NewCloud() *simcloud.Cloud {
 	p := simcloud.Ptr
 	return &simcloud.Cloud{
 		TokenLifetime: 2 * time.Hour,
+		// The backup library's totals send every field: media-all exports
+		// them (library_usage).
+		SMH: simcloud.SMHSettings{Libraries: map[string]*simcloud.SMHLibrary{
+			libraryBackup: {Totals: &simcloud.LibraryTotals{Capacity: p(1024 * gib), Allocated: p(600 * gib)}},
+		}},
+		// The account's projects, which IAM finds by region name.
+		Huawei: simcloud.HuaweiOptions{IAMProjects: []simcloud.IAMProject{
+			{ID: projectProd, Name: demoRegion},
+			{ID: projectDev, Name: "demo-dev-1"},
+		}},
 		Libraries: map[string]*simcloud.Library{
 			libraryProd: {Secret: "demo-library-secret-prod", Spaces: []*simcloud.Space{
 				{ID: "space-media", Capacity: p(100 * gib), Used: 62 * gib, Swing: 0.05},
@@ -125,6 +138,7 @@ credentials:
     type: tencent_smh
     library_id: %[3]s
     library_secret: demo-library-secret-backup
+    grant: admin                # lists every space (media-all)
   - name: hw-prod
     type: huaweicloud
     access_key: %[4]s
@@ -167,5 +181,22 @@ targets:
     project_id: %[7]s
     endpoint: %[1]s
     cache_ttl: 30s
-`, baseURL, libraryProd, libraryBackup, accessKey, tempAccessKey, projectProd, projectDev)
+  - name: media-all
+    service: smh
+    credentials: media-backup
+    library_usage: true         # no space_ids: every space of the library
+    endpoint: %[1]s
+  - name: desktops-found
+    service: workspace
+    credentials: hw-prod
+    region: %[8]s            # no project_id: looked up in IAM by region name
+    iam_endpoint: %[1]s
+    endpoint: %[1]s
+  - name: desktops-all-sites
+    service: workspace
+    credentials: hw-prod
+    project_id: %[6]s
+    discover_sites: true        # every site of the project
+    endpoint: %[1]s
+`, baseURL, libraryProd, libraryBackup, accessKey, tempAccessKey, projectProd, projectDev, demoRegion)
 }

@@ -55,9 +55,11 @@ func TestDebugLogsEveryUpstreamRequest(t *testing.T) {
 			lines = append(lines, line)
 		}
 	}
-	// Two SMH tokens, two SMH usage, three Workspace sites, two CTS.
-	if len(lines) != 9 {
-		t.Fatalf("%d upstream request lines, want 9:\n%s", len(lines), strings.Join(lines, "\n"))
+	// Two SMH tokens, two SMH usage, three Workspace sites, two CTS;
+	// media-all's space list, usage and library totals; desktops-found's
+	// IAM lookup and quotas; desktops-all-sites' site list and two sites.
+	if len(lines) != 17 {
+		t.Fatalf("%d upstream request lines, want 17:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	for _, line := range lines {
 		for _, want := range []string{"level=debug", "target=", "service=", "operation=", "status=200", "duration=", "bytes=", "request_id="} {

@@ -30,6 +30,9 @@ var demoTargets = []demoTarget{
 	{"desktops-dev", "workspace", "hw-dev-temporary"},
 	{"audit-prod", "cts", "hw-prod"},
 	{"audit-dev", "cts", "hw-dev-temporary"},
+	{"media-all", "smh", "media-backup"},           // every space listed, library totals
+	{"desktops-found", "workspace", "hw-prod"},     // project looked up in IAM
+	{"desktops-all-sites", "workspace", "hw-prod"}, // sites listed
 }
 
 // faultedTargets is the target each service's faults hit. media-prod has a

@@ -192,13 +192,14 @@ func TestStatusPageShowsEveryTargetWithItsLastError(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("status page: HTTP %d", code)
 	}
-	for _, name := range []string{"media-prod", "media-backup", "desktops-prod", "desktops-dev", "audit-prod", "audit-dev"} {
+	for _, dt := range demoTargets {
+		name := dt.name
 		if !strings.Contains(page, `<a href="probe?target=`+name+`">`+name+`</a>`) {
 			t.Errorf("status page lacks target %s", name)
 		}
 	}
-	if strings.Count(page, `<td class="down">down`) != 2 || strings.Count(page, `<td class="up">up</td>`) != 4 {
-		t.Errorf("want 2 targets down (the temporary credential's) and 4 up:\n%s", page)
+	if strings.Count(page, `<td class="down">down`) != 2 || strings.Count(page, `<td class="up">up</td>`) != len(demoTargets)-2 {
+		t.Errorf("want 2 targets down (the temporary credential's) and the others up:\n%s", page)
 	}
 	for _, want := range []string{"HTTP 401 APIGW.0301", "verify aksk signature fail", "[request id "} {
 		if !strings.Contains(page, want) {
@@ -231,7 +232,10 @@ func TestServiceDiscoveryListsEveryTarget(t *testing.T) {
 		}
 		services[g.Targets[0]] = g.Labels["__meta_cloudquota_service"]
 	}
-	want := map[string]string{"media-prod": "smh", "media-backup": "smh", "desktops-prod": "workspace", "desktops-dev": "workspace", "audit-prod": "cts", "audit-dev": "cts"}
+	want := map[string]string{}
+	for _, dt := range demoTargets {
+		want[dt.name] = dt.service
+	}
 	if len(services) != len(want) {
 		t.Errorf("discovered %v, want %v", services, want)
 	}
@@ -261,7 +265,7 @@ func TestMetricsWithoutTargetsPollsNothing(t *testing.T) {
 func TestStatusPageSummaryOrderAndMarks(t *testing.T) {
 	s := newEnv(t, envOptions{})
 	_, page := s.get(t, "/")
-	if !strings.Contains(page, `<p class="summary">0 of 6 targets down, 6 not scraped yet</p>`) {
+	if !strings.Contains(page, `<p class="summary">0 of 9 targets down, 9 not scraped yet</p>`) {
 		t.Errorf("summary before any scrape:\n%s", page)
 	}
 	s.scrapeAllUp(t)
@@ -272,19 +276,19 @@ func TestStatusPageSummaryOrderAndMarks(t *testing.T) {
 	s.get(t, "/metrics", scrapeTimeoutHeader, "10")
 	s.get(t, "/metrics", scrapeTimeoutHeader, "10") // hw-prod now backs off; audit-dev is served from its cache
 	_, page = s.get(t, "/")
-	if !strings.Contains(page, `<p class="summary">2 of 6 targets down</p>`) {
-		t.Errorf("summary with hw-prod's two targets down:\n%s", page)
+	if !strings.Contains(page, `<p class="summary">4 of 9 targets down</p>`) {
+		t.Errorf("summary with hw-prod's four targets down:\n%s", page)
 	}
 	order := []string{}
 	for _, part := range strings.Split(page, `<a href="probe?target=`)[1:] {
 		order = append(order, part[:strings.Index(part, `"`)])
 	}
-	want := []string{"desktops-prod", "audit-prod", "media-prod", "media-backup", "desktops-dev", "audit-dev"}
+	want := []string{"desktops-prod", "audit-prod", "desktops-found", "desktops-all-sites", "media-prod", "media-backup", "desktops-dev", "audit-dev", "media-all"}
 	if strings.Join(order, " ") != strings.Join(want, " ") {
 		t.Errorf("targets in order %v, want the down ones first: %v", order, want)
 	}
-	if n := strings.Count(page, "(held back: nothing sent upstream)"); n != 2 {
-		t.Errorf("%d targets marked held back, want 2:\n%s", n, page)
+	if n := strings.Count(page, "(held back: nothing sent upstream)"); n != 4 {
+		t.Errorf("%d targets marked held back, want 4:\n%s", n, page)
 	}
 	if n := strings.Count(page, "(cached answer)"); n != 1 {
 		t.Errorf("%d targets marked cached, want 1 (audit-dev)", n)

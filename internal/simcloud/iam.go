@@ -2,7 +2,6 @@ package simcloud
 
 import (
 	"net/http"
-	"sync"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
 )
@@ -44,24 +43,21 @@ type HuaweiOptions struct {
 	NumericSiteIDs bool
 }
 
-// huaweiOptionsOf holds each Cloud's HuaweiOptions. It sits beside Cloud
-// rather than in it so that this file alone owns the IAM simulation; an
-// entry lives as long as the process, which for the few clouds a test
-// binary or a demo starts is nothing.
-var huaweiOptionsOf sync.Map // *Cloud → HuaweiOptions
-
-// SetHuaweiOptions replaces the cloud's HuaweiOptions.
+// SetHuaweiOptions replaces the cloud's HuaweiOptions while it runs.
 func (c *Cloud) SetHuaweiOptions(o HuaweiOptions) {
 	o.IAMProjects = append([]IAMProject(nil), o.IAMProjects...)
-	huaweiOptionsOf.Store(c, o)
+	c.huaweiMu.Lock()
+	defer c.huaweiMu.Unlock()
+	c.Huawei = o
 }
 
-// huaweiOptions returns the cloud's HuaweiOptions; the zero value when
-// never set: an account without projects.
+// huaweiOptions returns the cloud's HuaweiOptions; the zero value: an
+// account without projects. It has a lock of its own: answers read it
+// while they are built under c.mu.
 func (c *Cloud) huaweiOptions() HuaweiOptions {
-	o, _ := huaweiOptionsOf.Load(c)
-	opts, _ := o.(HuaweiOptions)
-	return opts
+	c.huaweiMu.Lock()
+	defer c.huaweiMu.Unlock()
+	return c.Huawei
 }
 
 // iamProjects serves GET /v3/projects?name= (KeystoneListProjects).

@@ -50,7 +50,9 @@ type Cloud struct {
 	// access token they refuse, as a careless server might, so that tests
 	// see whether a client scrubs them from its errors.
 	EchoSecrets bool
-	SMH         SMHSettings // SMH's listing and library totals (smh_list.go)
+	SMH         SMHSettings   // SMH's listing and library totals (smh_list.go)
+	Huawei      HuaweiOptions // IAM projects and site id forms (iam.go); SetHuaweiOptions while running
+	huaweiMu    sync.Mutex
 
 	mu     sync.Mutex
 	start  time.Time
