@@ -24,9 +24,13 @@ targets=(
   "./internal/upstream FuzzAPIError"
   "./internal/smh FuzzDecodeUsage"
   "./internal/smh FuzzTokenAnswer"
+  "./internal/smh FuzzDecodeSpaceList"
+  "./internal/smh FuzzDecodeLibraryUsage"
   "./internal/huawei FuzzQuotas"
   "./internal/huawei FuzzSignVerify"
   "./internal/huawei FuzzCanonical"
+  "./internal/huawei FuzzDiscovery"
+  "./internal/huawei FuzzSecurityKeyAnswer"
   "./config FuzzParse"
 )
 
