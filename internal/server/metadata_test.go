@@ -184,6 +184,9 @@ func TestMetadataTargetsUpSharingOneFetch(t *testing.T) {
 			t.Errorf("status of %s: credential source %q expiring %v, want %q and %v", st.Name, st.CredentialSource, st.CredentialExpiry, want, expiry)
 		}
 	}
+	if _, page := e.get(t, "/"); !strings.Contains(page, "<td>metadata (expire "+issued[0].Expires.UTC().Format("2006-01-02 15:04:05 MST")+")</td>") {
+		t.Errorf("the status page does not show the metadata source and its expiry")
+	}
 	checkNoSecretAnywhere(t, e, issuedSecrets(meta))
 
 	// A reload that changes the credential gets keys from its new source.

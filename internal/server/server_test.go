@@ -296,4 +296,7 @@ func TestStatusPageSummaryOrderAndMarks(t *testing.T) {
 	if !strings.Contains(page, "Version:") {
 		t.Errorf("the page does not show the version")
 	}
+	if n := strings.Count(page, "<td>static</td>"); n != 6 {
+		t.Errorf("%d Huawei targets show where their keys come from, want 6 (static)", n)
+	}
 }

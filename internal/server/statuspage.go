@@ -40,11 +40,12 @@ var statusTable = template.Must(template.New("status").Funcs(template.FuncMap{
 }).Parse(`<h2>Targets</h2>
 <p class="summary">{{.Summary}}</p>
 <table class="targets">
-<tr><th>Target</th><th>Service</th><th>Last result</th><th>When</th><th>Took</th><th>Last success</th><th>Last error</th></tr>
+<tr><th>Target</th><th>Service</th><th>Keys from</th><th>Last result</th><th>When</th><th>Took</th><th>Last success</th><th>Last error</th></tr>
 {{- range .Targets}}
 <tr>
 <td><a href="probe?target={{.Name}}">{{.Name}}</a></td>
 <td>{{.Service}}</td>
+<td>{{.CredentialSource}}{{if not .CredentialExpiry.IsZero}} (expire {{utc .CredentialExpiry}}){{end}}</td>
 {{- if not .Scraped}}
 <td>not scraped yet</td><td></td><td></td>
 {{- else if .Up}}
@@ -56,7 +57,7 @@ var statusTable = template.Must(template.New("status").Funcs(template.FuncMap{
 <td class="error">{{.Error}}</td>
 </tr>
 {{- else}}
-<tr><td colspan="7">No targets are configured.</td></tr>
+<tr><td colspan="8">No targets are configured.</td></tr>
 {{- end}}
 </table>`))
 
