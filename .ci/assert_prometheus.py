@@ -2,7 +2,7 @@
 Alertmanager:
 
   up    (default): Prometheus scraped the demo exporter (cloudquota_up is 1
-        for every demo target via /metrics and via /probe, all seven quota
+        for every demo target via /metrics and via /probe, all eleven quota
         metric families have series, the recording rules produced ratios and
         cloudquota:exporter:up is 1 for both jobs), none of the alerts about
         the chain breaking fires, and the demo's near-full quota made
@@ -21,11 +21,17 @@ import time
 import urllib.parse
 import urllib.request
 
-DEMO_TARGETS = {"media-prod", "media-backup", "desktops-prod", "desktops-dev", "audit-prod", "audit-dev"}
+# The demo's targets (internal/demo), discovered spaces, looked-up project
+# and listed sites included.
+DEMO_TARGETS = {"media-prod", "media-backup", "desktops-prod", "desktops-dev", "audit-prod", "audit-dev",
+                "media-all", "desktops-found", "desktops-all-sites"}
 FAMILIES = {
     "cloudquota_smh_space_capacity_bytes", "cloudquota_smh_space_available_bytes",
     "cloudquota_smh_space_used_bytes", "cloudquota_workspace_quota_limit",
     "cloudquota_workspace_quota_used", "cloudquota_cts_quota_limit", "cloudquota_cts_quota_used",
+    # media-all's library totals (library_usage)
+    "cloudquota_smh_library_used_bytes", "cloudquota_smh_library_capacity_bytes",
+    "cloudquota_smh_library_available_bytes", "cloudquota_smh_library_allocated_bytes",
 }
 
 
@@ -52,7 +58,7 @@ def check(base):
         problems.append(f"/probe: {len(probed)} of 3 probed targets up")
     families = {r["metric"]["__name__"] for r in query(base, 'count by (__name__) ({__name__=~"cloudquota_(smh|workspace|cts)_.+",job="cloudquota"})')}
     if families != FAMILIES:
-        problems.append(f"missing quota families: {sorted(FAMILIES - families)}")
+        problems.append(f"quota families missing: {sorted(FAMILIES - families)}, unexpected: {sorted(families - FAMILIES)}")
     return problems
 
 
@@ -157,7 +163,7 @@ def main():
         return 0 if wait_until("Alertmanager", lambda: check_alertmanager_down(am, name), 60) else 1
     if not wait_until("Prometheus", lambda: check(base), 60):
         return 1
-    print("Prometheus: cloudquota_up 1 for all 6 demo targets (/metrics) and 3 probed targets (/probe); all 7 quota families present")
+    print(f"Prometheus: cloudquota_up 1 for all {len(DEMO_TARGETS)} demo targets (/metrics) and 3 probed targets (/probe); all {len(FAMILIES)} quota families present")
     if not wait_until("Recording rules", lambda: check_recording_rule(base), 60):
         return 1
     print("Prometheus: cloudquota:usage:ratio recorded for smh, workspace and cts; cloudquota:exporter:up 1 for both jobs")

@@ -86,6 +86,9 @@ run_check "promtool check config examples/prometheus.yml (with its rule and file
 run_check "promtool check config examples/kubernetes/prometheus-sharded.yml" \
   promtool check config examples/kubernetes/prometheus-sharded.yml
 
+run_check "promtool check config examples/quickstart/prometheus.yml (README's quick start)" \
+  promtool check config examples/quickstart/prometheus.yml
+
 section "Kubernetes example: the exporter configuration in its Secret"
 k8s="$tmp/k8s"
 mkdir -p "$k8s/secrets"

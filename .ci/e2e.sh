@@ -4,7 +4,7 @@
 # (go install github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS3,
 # kept in $CLOUDQUOTA_CI_CACHE between runs), scrape it (/metrics and /probe)
 # with the shipped rules loaded, and each must show the same: cloudquota_up 1
-# for every demo target, all seven quota metric families, the recording
+# for every demo target, all eleven quota metric families, the recording
 # rules, no alert about the chain breaking, and the demo's near-full quota
 # making CloudQuotaAlmostFull arrive at a real Alertmanager (Debian's 0.25).
 # Then the exporter reloads on SIGHUP, exits cleanly on SIGTERM, and, with it
@@ -60,11 +60,12 @@ echo "--- promtool check metrics on the demo's /metrics"
 curl -fsS "http://127.0.0.1:$exporter_port/metrics" >"$work/metrics.txt"
 promtool check metrics <"$work/metrics.txt"
 for family in smh_space_capacity_bytes smh_space_available_bytes smh_space_used_bytes \
+              smh_library_used_bytes smh_library_capacity_bytes smh_library_available_bytes smh_library_allocated_bytes \
               workspace_quota_limit workspace_quota_used cts_quota_limit cts_quota_used; do
   grep -q "^cloudquota_${family}{" "$work/metrics.txt" || { echo "missing cloudquota_${family}"; exit 1; }
 done
 if grep -E '^cloudquota_up\{.*\} 0$' "$work/metrics.txt"; then echo "a demo target is down"; cat "$work/exporter.log"; exit 1; fi
-echo "promtool: clean; all seven quota families present; every demo target up"
+echo "promtool: clean; all eleven quota families present; every demo target up"
 
 echo "--- a real Alertmanager"
 am_port=$(free_port)
