@@ -9,8 +9,6 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -242,7 +240,7 @@ func FuzzTokenAnswer(f *testing.F) {
 				t.Fatalf("no expiresIn, notes %q", tok.notes)
 			}
 		} else {
-			secs, ok = fzJSONInteger(string(answer.ExpiresIn))
+			secs, ok = testutil.JSONInteger(string(answer.ExpiresIn))
 		}
 		if !ok || secs == 0 {
 			t.Fatalf("token accepted with expiresIn %s", answer.ExpiresIn)
@@ -256,30 +254,6 @@ func FuzzTokenAnswer(f *testing.F) {
 			t.Fatalf("expiresIn %d: token reused for %v of its %v", answer.ExpiresIn, reuse, lifetime)
 		}
 	})
-}
-
-var fzNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
-
-// fzJSONInteger tells whether text is a JSON number whose value is an
-// integer in [0, 2^64), and which, with math/big. An exponent beyond the
-// text's length decides alone: no number that long has the zeros to
-// cancel it, or fits in 64 bits with it.
-func fzJSONInteger(text string) (uint64, bool) {
-	if !fzNumber.MatchString(text) {
-		return 0, false
-	}
-	mantissa, exp, _ := strings.Cut(strings.ToLower(text), "e")
-	if strings.Trim(mantissa, "-0.") == "" {
-		return 0, true
-	}
-	if e, err := strconv.Atoi(exp); exp != "" && (err != nil || e > len(text)+25 || e < -len(text)-25) {
-		return 0, false
-	}
-	r, ok := new(big.Rat).SetString(text)
-	if !ok || !r.IsInt() || r.Sign() < 0 || !r.Num().IsUint64() {
-		return 0, false
-	}
-	return r.Num().Uint64(), true
 }
 
 // fzDistinctive tells whether s cannot occur in an error's own words: long,

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"math/big"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,7 +94,7 @@ func FuzzParseInteger(f *testing.F) {
 			return
 		}
 		text := string(raw)
-		want, ok := integerOracle(text)
+		want, ok := testutil.JSONInteger(text)
 		if err != nil {
 			if got != (Amount{}) {
 				t.Fatalf("%q: error %v came with the Amount %+v", raw, err, got)
@@ -119,30 +118,6 @@ func FuzzParseInteger(f *testing.F) {
 			t.Fatalf("%q: %d re-formats to %q, want %q", raw, got.Value, canon, text)
 		}
 	})
-}
-
-var jsonNumber = regexp.MustCompile(`^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$`)
-
-// integerOracle tells whether text is a JSON number whose value is an
-// integer in [0, 2^64), and which, with math/big. An exponent beyond the
-// text's length decides alone: no number that long has the zeros to
-// cancel it, or fits in 64 bits with it.
-func integerOracle(text string) (uint64, bool) {
-	if !jsonNumber.MatchString(text) {
-		return 0, false
-	}
-	mantissa, exp, _ := strings.Cut(strings.ToLower(text), "e")
-	if strings.Trim(mantissa, "-0.") == "" {
-		return 0, true
-	}
-	if e, err := strconv.Atoi(exp); exp != "" && (err != nil || e > len(text)+25 || e < -len(text)-25) {
-		return 0, false
-	}
-	r, ok := new(big.Rat).SetString(text)
-	if !ok || !r.IsInt() || r.Sign() < 0 || !r.Num().IsUint64() {
-		return 0, false
-	}
-	return r.Num().Uint64(), true
 }
 
 // decoderShaped tells whether raw could be a json.RawMessage the decoder
