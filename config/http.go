@@ -4,11 +4,7 @@ import (
 	commonconfig "github.com/prometheus/common/config"
 )
 
-// set tells whether any key of the block is in the file.
-func (h *rawHTTP) set() bool {
-	return h.TLSConfig != nil || h.proxySet()
-}
-
+// proxySet tells whether any proxy key of the block is in the file.
 func (h *rawHTTP) proxySet() bool {
 	return h.ProxyURL != nil || h.NoProxy != nil || h.ProxyFromEnvironment != nil || h.ProxyConnectHeader != nil
 }
