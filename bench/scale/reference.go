@@ -187,7 +187,9 @@ func startPerf(prefix string, sc scenario, pid int) (func() error, error) {
 	time.Sleep(300 * time.Millisecond) // attached before the first scrape
 	return func() error {
 		cmd.Process.Signal(os.Interrupt) //nolint:errcheck // Wait tells
-		if err := cmd.Wait(); err != nil {
+		// perf record ends on SIGINT by being killed by it, having
+		// written its file: ExitCode is then -1.
+		if err := cmd.Wait(); err != nil && cmd.ProcessState.ExitCode() != -1 {
 			return fmt.Errorf("perf record: %w", err)
 		}
 		fmt.Fprintf(os.Stderr, "scale:   perf profile of the exporter in %s (perf report -i %s)\n", path, path)
