@@ -15,7 +15,7 @@ import (
 // credentialExpiryDesc is emitted like cloudquota_credential_backoff_seconds,
 // once per credential a scrape covers, for credentials whose keys run out
 // at a known time.
-var credentialExpiryDesc = prometheus.NewDesc(
+var credentialExpiryDesc = newFamily(
 	prometheus.BuildFQName(namespace, "credential", "expiry_timestamp_seconds"),
 	"Unix time when the credential's temporary keys run out (source metadata: the metadata service's expires_at; the exporter fetches new ones 40 minutes before). Absent while unknown.",
 	[]string{"credential"}, nil)
@@ -85,8 +85,8 @@ func (c credentialInfo) expiry() time.Time {
 
 // emitCredentialExpiry reports when the credential's keys run out, if
 // that is known.
-func emitCredentialExpiry(ch chan<- prometheus.Metric, credential string, info credentialInfo) {
+func emitCredentialExpiry(emit func(sample), credential string, info credentialInfo) {
 	if expiry := info.expiry(); !expiry.IsZero() {
-		ch <- prometheus.MustNewConstMetric(credentialExpiryDesc, prometheus.GaugeValue, float64(expiry.UnixNano())/1e9, credential)
+		emit(credentialExpiryDesc.sample(float64(expiry.UnixNano())/1e9, credential))
 	}
 }

@@ -11,16 +11,16 @@ import (
 
 // ctsService reads Huawei Cloud Trace Service tracker quotas.
 var ctsService = service{
-	descs:   []*prometheus.Desc{ctsLimitDesc, ctsUsedDesc},
-	newPoll: newCTSPoll,
+	families: []*family{ctsLimitDesc, ctsUsedDesc},
+	newPoll:  newCTSPoll,
 }
 
 var (
-	ctsLimitDesc = prometheus.NewDesc(
+	ctsLimitDesc = newFamily(
 		prometheus.BuildFQName(namespace, "cts", "quota_limit"),
 		"Huawei Cloud Trace Service quota of a resource (quota). Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "project_id", "resource"}, nil)
-	ctsUsedDesc = prometheus.NewDesc(
+	ctsUsedDesc = newFamily(
 		prometheus.BuildFQName(namespace, "cts", "quota_used"),
 		"Huawei Cloud Trace Service usage of a resource (used). Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "project_id", "resource"}, nil)

@@ -5,8 +5,6 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
 
@@ -15,7 +13,7 @@ import (
 // cache too, with the notes on the values upstream sent that could not be
 // used.
 type samples struct {
-	metrics []prometheus.Metric
+	metrics []sample
 	skipped []string
 }
 
@@ -64,7 +62,7 @@ func (b *sampleBuilder) labels(what func() string, values ...string) ([]string, 
 
 // gauge adds one quota sample; a value upstream left null gets none.
 // labelValues start with the target's name.
-func (b *sampleBuilder) gauge(desc *prometheus.Desc, a upstream.Amount, labelValues ...string) {
+func (b *sampleBuilder) gauge(f *family, a upstream.Amount, labelValues ...string) {
 	if !a.Valid {
 		return
 	}
@@ -72,5 +70,5 @@ func (b *sampleBuilder) gauge(desc *prometheus.Desc, a upstream.Amount, labelVal
 	if b.limit > 0 && b.count > b.limit {
 		return // counted, not built: the target fails anyway
 	}
-	b.samples.metrics = append(b.samples.metrics, prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(a.Value), labelValues...))
+	b.samples.metrics = append(b.samples.metrics, f.sample(float64(a.Value), labelValues...))
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
@@ -136,20 +135,20 @@ func (e *Exporter) gate(cred *config.Credential) *upstream.Gate {
 }
 
 // Scrape returns a collector for one scrape of every target, bounded by ctx.
-func (e *Exporter) Scrape(ctx context.Context) prometheus.Collector {
+func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return &scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), now: e.now}
+	return &Scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), now: e.now}
 }
 
 // ScrapeTarget returns a collector for one scrape of the named target, and
 // false when no such target is configured.
-func (e *Exporter) ScrapeTarget(ctx context.Context, name string) (prometheus.Collector, bool) {
+func (e *Exporter) ScrapeTarget(ctx context.Context, name string) (*Scrape, bool) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	t, ok := e.byName[name]
 	if !ok {
 		return nil, false
 	}
-	return &scrape{ctx: ctx, targets: []*target{t}, now: e.now}, true
+	return &Scrape{ctx: ctx, targets: []*target{t}, now: e.now}, true
 }

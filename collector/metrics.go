@@ -13,23 +13,23 @@ const namespace = "cloudquota"
 // hold their own quota descriptors. Descriptors are built once; every
 // scrape emits const metrics on them.
 var (
-	upDesc = prometheus.NewDesc(
+	upDesc = newFamily(
 		prometheus.BuildFQName(namespace, "", "up"),
 		"1 when this scrape got a usable answer for the target, else 0.",
 		[]string{"target", "service"}, nil)
-	collectDurationDesc = prometheus.NewDesc(
+	collectDurationDesc = newFamily(
 		prometheus.BuildFQName(namespace, "", "collect_duration_seconds"),
 		"Time this scrape spent getting the target's data.",
 		[]string{"target", "service"}, nil)
-	lastSuccessDesc = prometheus.NewDesc(
+	lastSuccessDesc = newFamily(
 		prometheus.BuildFQName(namespace, "", "last_success_timestamp_seconds"),
 		"Unix time when upstream last answered well for the target; older than the scrape when data is cached.",
 		[]string{"target", "service"}, nil)
-	clockOffsetDesc = prometheus.NewDesc(
+	clockOffsetDesc = newFamily(
 		prometheus.BuildFQName(namespace, "upstream", "clock_offset_seconds"),
 		"Upstream's Date header minus the local clock, from the target's last answer that had one (whole seconds). Huawei refuses signatures more than 15 minutes off.",
 		[]string{"target", "service"}, nil)
-	credentialBackoffDesc = prometheus.NewDesc(
+	credentialBackoffDesc = newFamily(
 		prometheus.BuildFQName(namespace, "credential", "backoff_seconds"),
 		"Seconds left before requests with this credential are sent again after an authentication failure (to avoid locking the key); 0 when it is not backing off.",
 		[]string{"credential"}, nil)

@@ -6,12 +6,15 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
-// scrape is the prometheus.Collector of one HTTP scrape: it polls its
-// targets concurrently, each bounded by the scrape's context, and turns the
-// answers into const metrics.
-type scrape struct {
+// Scrape is one HTTP scrape of some targets: it polls them concurrently,
+// each bounded by the scrape's context, and gives their samples. It is a
+// prometheus.Gatherer, which hands the samples built with each answer to
+// the encoder as they are, and, for tests and anything else that wants a
+// registry, a prometheus.Collector.
+type Scrape struct {
 	ctx     context.Context
 	targets []*target
 	now     func() time.Time
@@ -19,24 +22,38 @@ type scrape struct {
 	story *ProbeStory
 }
 
-var _ prometheus.Collector = (*scrape)(nil)
+var (
+	_ prometheus.Collector = (*Scrape)(nil)
+	_ prometheus.Gatherer  = (*Scrape)(nil)
+)
 
 // Describe sends every descriptor the exporter can emit.
-func (s *scrape) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range allDescs() {
-		ch <- d
+func (s *Scrape) Describe(ch chan<- *prometheus.Desc) {
+	for _, f := range allFamilies() {
+		ch <- f.desc
 	}
-	ch <- credentialExpiryDesc
 }
 
-// Collect polls the targets and sends their metrics. A failing target
+// Collect polls the targets and sends their samples. A failing target
 // yields cloudquota_up 0 and never stops the others.
-func (s *scrape) Collect(ch chan<- prometheus.Metric) {
+func (s *Scrape) Collect(ch chan<- prometheus.Metric) {
+	for _, m := range s.run() {
+		ch <- collectedSample(m)
+	}
+}
+
+// Gather polls the targets and returns their samples as metric families,
+// sorted as a registry sorts them.
+func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
+	return families(s.run()), nil
+}
+
+// run polls every target at once and returns every sample of the scrape.
+func (s *Scrape) run() []sample {
+	perTarget := make([][]sample, len(s.targets))
 	var wg sync.WaitGroup
-	for _, t := range s.targets {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for i, t := range s.targets {
+		wg.Go(func() {
 			start := s.now()
 			out := t.fetch(s.ctx)
 			end := s.now()
@@ -45,16 +62,25 @@ func (s *scrape) Collect(ch chan<- prometheus.Metric) {
 			if s.story != nil {
 				s.story.record(t, out, elapsed)
 			}
-			emitTarget(ch, t, out, elapsed)
-		}()
+			perTarget[i] = targetSamples(t, out, elapsed)
+		})
 	}
 	wg.Wait()
-	s.emitBackoff(ch)
+	n := 0
+	for _, ms := range perTarget {
+		n += len(ms)
+	}
+	all := make([]sample, 0, n+2*len(s.targets))
+	for _, ms := range perTarget {
+		all = append(all, ms...)
+	}
+	s.credentialSamples(func(m sample) { all = append(all, m) })
+	return all
 }
 
-// emitBackoff reports the back-off of each credential the scrape covered,
-// and the expiry of its keys when known.
-func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
+// credentialSamples gives the back-off of each credential the scrape
+// covered, and the expiry of its keys when known.
+func (s *Scrape) credentialSamples(emit func(sample)) {
 	seen := map[string]bool{}
 	for _, t := range s.targets {
 		credential, gate, info := t.backoffGate()
@@ -62,25 +88,29 @@ func (s *scrape) emitBackoff(ch chan<- prometheus.Metric) {
 			continue
 		}
 		seen[credential] = true
-		ch <- prometheus.MustNewConstMetric(credentialBackoffDesc, prometheus.GaugeValue, gate.Backoff().Seconds(), credential)
-		emitCredentialExpiry(ch, credential, info)
+		emit(credentialBackoffDesc.sample(gate.Backoff().Seconds(), credential))
+		emitCredentialExpiry(emit, credential, info)
 	}
 }
 
-func emitTarget(ch chan<- prometheus.Metric, t *target, out outcome, elapsed time.Duration) {
+// targetSamples are a target's quota samples, when it is up, and its
+// health samples.
+func targetSamples(t *target, out outcome, elapsed time.Duration) []sample {
 	up := 0.0
+	var ms []sample
 	if out.err == nil {
 		up = 1
-		for _, m := range out.samples.metrics {
-			ch <- m
-		}
+		ms = make([]sample, 0, len(out.samples.metrics)+4)
+		ms = append(ms, out.samples.metrics...)
 	}
-	ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, t.name, t.service)
-	ch <- prometheus.MustNewConstMetric(collectDurationDesc, prometheus.GaugeValue, elapsed.Seconds(), t.name, t.service)
+	ms = append(ms,
+		upDesc.sample(up, t.name, t.service),
+		collectDurationDesc.sample(elapsed.Seconds(), t.name, t.service))
 	if last := t.lastSuccessTime(); !last.IsZero() {
-		ch <- prometheus.MustNewConstMetric(lastSuccessDesc, prometheus.GaugeValue, float64(last.UnixNano())/1e9, t.name, t.service)
+		ms = append(ms, lastSuccessDesc.sample(float64(last.UnixNano())/1e9, t.name, t.service))
 	}
 	if offset, ok := t.lastClockOffset(); ok {
-		ch <- prometheus.MustNewConstMetric(clockOffsetDesc, prometheus.GaugeValue, offset.Seconds(), t.name, t.service)
+		ms = append(ms, clockOffsetDesc.sample(offset.Seconds(), t.name, t.service))
 	}
+	return ms
 }

@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"slices"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/cloudquota/cloudquota_exporter/config"
 	"github.com/cloudquota/cloudquota_exporter/internal/huawei"
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
@@ -38,7 +36,7 @@ type pollSpec struct {
 // service is one upstream service: the descriptors of its quota metrics and
 // how a target's configuration becomes its upstream call.
 type service struct {
-	descs []*prometheus.Desc
+	families []*family
 	// newPoll is called at every Apply, with the Exporter's lock held, for
 	// new and kept targets alike, so that it may register long-lived
 	// clients (an SMH token) that the new configuration still uses.
@@ -54,16 +52,16 @@ var services = map[string]service{
 	config.ServiceCTS:       ctsService,
 }
 
-// allDescs is every descriptor the exporter can emit on a scrape.
-func allDescs() []*prometheus.Desc {
-	descs := []*prometheus.Desc{upDesc, collectDurationDesc, lastSuccessDesc, clockOffsetDesc, credentialBackoffDesc}
+// allFamilies is every family the exporter can emit on a scrape.
+func allFamilies() []*family {
+	descs := []*family{upDesc, collectDurationDesc, lastSuccessDesc, clockOffsetDesc, credentialBackoffDesc, credentialExpiryDesc}
 	names := make([]string, 0, len(services))
 	for name := range services {
 		names = append(names, name)
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		descs = append(descs, services[name].descs...)
+		descs = append(descs, services[name].families...)
 	}
 	return descs
 }

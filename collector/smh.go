@@ -19,7 +19,7 @@ import (
 // listed in the configuration or by SMH, and optionally the library's
 // totals.
 var smhService = service{
-	descs: []*prometheus.Desc{
+	families: []*family{
 		smhCapacityDesc, smhAvailableDesc, smhUsedDesc,
 		smhLibraryUsedDesc, smhLibraryCapacityDesc, smhLibraryAvailableDesc, smhLibraryAllocatedDesc,
 	},
@@ -27,33 +27,33 @@ var smhService = service{
 }
 
 var (
-	smhCapacityDesc = prometheus.NewDesc(
+	smhCapacityDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "space_capacity_bytes"),
 		"Quota of the Smart Media Hosting tenant space in bytes (capacity); absent when the space has no quota. Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "library_id", "space_id"}, nil)
-	smhAvailableDesc = prometheus.NewDesc(
+	smhAvailableDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "space_available_bytes"),
 		"Space left in the Smart Media Hosting tenant space in bytes (availableSpace); absent when the space has no quota. Upstream updates it with a delay. Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "library_id", "space_id"}, nil)
-	smhUsedDesc = prometheus.NewDesc(
+	smhUsedDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "space_used_bytes"),
 		"Bytes taken by the files of the Smart Media Hosting tenant space (size). Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "library_id", "space_id"}, nil)
 
 	smhLibraryLabels   = []string{"target", "library_id"}
-	smhLibraryUsedDesc = prometheus.NewDesc(
+	smhLibraryUsedDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "library_used_bytes"),
 		"Bytes taken by the files of the whole Smart Media Hosting library (totalFileSize); with library_usage only. Values may be cached up to the target's cache_ttl.",
 		smhLibraryLabels, nil)
-	smhLibraryCapacityDesc = prometheus.NewDesc(
+	smhLibraryCapacityDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "library_capacity_bytes"),
 		"Capacity of the Smart Media Hosting library in bytes (capacity); absent when upstream sends none. With library_usage only.",
 		smhLibraryLabels, nil)
-	smhLibraryAvailableDesc = prometheus.NewDesc(
+	smhLibraryAvailableDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "library_available_bytes"),
 		"Space left in the Smart Media Hosting library in bytes (availableSpace); absent when upstream sends none. With library_usage only.",
 		smhLibraryLabels, nil)
-	smhLibraryAllocatedDesc = prometheus.NewDesc(
+	smhLibraryAllocatedDesc = newFamily(
 		prometheus.BuildFQName(namespace, "smh", "library_allocated_bytes"),
 		"Bytes of the Smart Media Hosting library allotted to tenant-space quotas (totalAllocatedSpaceQuota); absent when upstream sends none. With library_usage only.",
 		smhLibraryLabels, nil)

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ProbeStory is what one debug probe did, told as text: how the scrape came
@@ -66,12 +64,11 @@ func (s *ProbeStory) String() string {
 
 // DebugTarget is ScrapeTarget that also tells its story once the returned
 // collector has been collected.
-func (e *Exporter) DebugTarget(ctx context.Context, name string) (prometheus.Collector, *ProbeStory, bool) {
-	c, ok := e.ScrapeTarget(ctx, name)
+func (e *Exporter) DebugTarget(ctx context.Context, name string) (*Scrape, *ProbeStory, bool) {
+	s, ok := e.ScrapeTarget(ctx, name)
 	if !ok {
 		return nil, nil, false
 	}
-	s := c.(*scrape)
 	s.story = &ProbeStory{}
 	return s, s.story, true
 }

@@ -17,16 +17,16 @@ import (
 
 // workspaceService reads Huawei Cloud Workspace quotas, per site.
 var workspaceService = service{
-	descs:   []*prometheus.Desc{workspaceLimitDesc, workspaceUsedDesc},
-	newPoll: newWorkspacePoll,
+	families: []*family{workspaceLimitDesc, workspaceUsedDesc},
+	newPoll:  newWorkspacePoll,
 }
 
 var (
-	workspaceLimitDesc = prometheus.NewDesc(
+	workspaceLimitDesc = newFamily(
 		prometheus.BuildFQName(namespace, "workspace", "quota_limit"),
 		"Huawei Cloud Workspace quota of a resource at a site (quota), in the resource's unit. Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "project_id", "site_id", "resource", "unit"}, nil)
-	workspaceUsedDesc = prometheus.NewDesc(
+	workspaceUsedDesc = newFamily(
 		prometheus.BuildFQName(namespace, "workspace", "quota_used"),
 		"Huawei Cloud Workspace usage of a resource at a site (used), in the resource's unit. Values may be cached up to the target's cache_ttl.",
 		[]string{"target", "project_id", "site_id", "resource", "unit"}, nil)

@@ -43,9 +43,7 @@ func TestAutoReloadPicksUpChangedFiles(t *testing.T) {
 
 	// A secret file it names: a wrong secret makes media-prod fail, so the
 	// rotation has reached the client.
-	if err := os.WriteFile(secretFile, []byte("rotated-wrong-secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	writeAtomically(t, secretFile, "rotated-wrong-secret\n")
 	testutil.WaitFor(t, func() bool { return reloads() == 2 })
 	if _, body := e.get(t, "/probe?target=media-prod", scrapeTimeoutHeader, "10"); !strings.Contains(body, `cloudquota_up{service="smh",target="media-prod"} 0`) {
 		t.Errorf("the rotated secret was not used:\n%s", body)

@@ -61,19 +61,13 @@ func (s *Server) metricsHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveRegistry serves the exporter-wide metrics after those of scrape, a
-// scrape's collector or nil.
-func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request, scrape prometheus.Collector) {
-	var scrapes []prometheus.Collector
-	if scrape != nil {
-		scrapes = append(scrapes, scrape)
-	}
-	reg, err := s.metrics.registry(scrapes...)
-	if err != nil {
-		level.Error(s.logger).Log("msg", "Cannot register the exporter's metrics", "err", err)
-		http.Error(w, "cannot register the exporter's metrics", http.StatusInternalServerError)
+// scrape's samples or nil.
+func (s *Server) serveRegistry(w http.ResponseWriter, r *http.Request, scrape prometheus.Gatherer) {
+	if scrape == nil {
+		s.serve(w, r, s.metrics)
 		return
 	}
-	s.serve(w, r, reg)
+	s.serve(w, r, afterScrape{scrape: scrape, exporterWide: s.metrics})
 }
 
 // probe serves one target: /probe?target=NAME.
@@ -94,25 +88,23 @@ func (s *Server) probe(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	var c prometheus.Collector
+	var scrape *collector.Scrape
 	var story *collector.ProbeStory
 	var ok bool
 	if debug {
-		c, story, ok = s.exporter.DebugTarget(ctx, name)
+		scrape, story, ok = s.exporter.DebugTarget(ctx, name)
 	} else {
-		c, ok = s.exporter.ScrapeTarget(ctx, name)
+		scrape, ok = s.exporter.ScrapeTarget(ctx, name)
 	}
 	if !ok {
 		http.Error(w, fmt.Sprintf("unknown target %q: it is not in the configuration", name), http.StatusBadRequest)
 		return
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(c)
 	if debug {
-		serveDebug(w, reg, story)
+		serveDebug(w, scrape, story)
 		return
 	}
-	s.serve(w, r, reg)
+	s.serve(w, r, scrape)
 }
 
 // debugParam reads /probe's debug parameter, as blackbox_exporter's.

@@ -87,10 +87,22 @@ func newEnv(t *testing.T, o envOptions) *env {
 // writeConfig puts yaml into the configuration file without loading it.
 func (e *env) writeConfig(t *testing.T, yaml string) {
 	t.Helper()
-	if err := os.WriteFile(e.configPath, []byte(yaml), 0o600); err != nil {
+	writeAtomically(t, e.configPath, yaml)
+	e.yaml = yaml
+}
+
+// writeAtomically replaces the file at path with text at once, as an editor
+// saving or a Kubernetes Secret update does, so that a reader never sees it
+// half written.
+func writeAtomically(t *testing.T, path, text string) {
+	t.Helper()
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	e.yaml = yaml
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // apply makes yaml the exporter's configuration, as a reload would.

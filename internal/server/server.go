@@ -58,8 +58,9 @@ type Server struct {
 	opts     Options
 	logger   log.Logger
 	exporter *collector.Exporter
-	metrics  *exporterCollectors // exporter-wide metrics, on /metrics only
-	holder   *config.Holder
+	// metrics holds the exporter-wide collectors, on /metrics only.
+	metrics *prometheus.Registry
+	holder  *config.Holder
 	// reloadMu serialises reloads from SIGHUP and POST /-/reload.
 	reloadMu sync.Mutex
 	// slots bounds /metrics and /probe requests served at once; refused
@@ -84,7 +85,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = log.NewNopLogger()
 	}
-	s := &Server{opts: opts, logger: opts.Logger, metrics: &exporterCollectors{}}
+	s := &Server{opts: opts, logger: opts.Logger, metrics: prometheus.NewRegistry()}
 	for _, c := range []prometheus.Collector{
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -184,12 +185,15 @@ func (l lineLogger) Write(p []byte) (int, error) {
 // AutoReload re-reads the configuration file and every secret file it
 // names at each interval, and reloads when any content changed, until ctx
 // ends: the way a rotated Kubernetes Secret is picked up without a signal.
-// A change that does not load is logged once, not at every interval.
+// A change that does not load is logged once, not at every interval. A
+// change is reloaded once two readings an interval apart agree, so that a
+// file caught half written (by a shell redirect, say) is not loaded.
 func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
 	if s.opts.ConfigFile == "" || interval <= 0 {
 		return
 	}
 	last := config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+	pending := last
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
@@ -202,11 +206,16 @@ func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
 		if now == last {
 			continue
 		}
+		if now != pending {
+			pending = now // still changing, or just changed: read it again
+			continue
+		}
 		level.Info(s.logger).Log("msg", "Configuration files changed; reloading", "file", s.opts.ConfigFile)
 		s.Reload() //nolint:errcheck // logged
 		// The digest of what was tried, with the files of what now runs:
 		// a broken file is not retried until it changes again.
 		last = config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+		pending = last
 	}
 }
 

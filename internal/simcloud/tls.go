@@ -8,6 +8,8 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -66,9 +68,11 @@ func (c *Cloud) StartTLS() (*TLSListener, error) {
 	}
 	cert := tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: leafKey}
 	t := &TLSListener{
-		URL:    "https://" + l.Addr().String(),
-		CAPEM:  pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		server: &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}},
+		URL:   "https://" + l.Addr().String(),
+		CAPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		server: &http.Server{Handler: c, ReadHeaderTimeout: 10 * time.Second, TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+			// Tests make clients that refuse the certificate on purpose.
+			ErrorLog: log.New(io.Discard, "", 0)},
 	}
 	go t.server.ServeTLS(l, "", "") //nolint:errcheck // ends with Close
 	return t, nil

@@ -1,0 +1,96 @@
+package collector
+
+import (
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+)
+
+// family is one gauge family the exporter writes. Its samples are built
+// straight into the exposition's data model, once per answer, so that a
+// scrape hands them to the encoder as they are: no const metric per
+// sample, no copy of every sample per scrape, no re-checking of what the
+// sample builder already guarantees (label names, no repeated label set).
+type family struct {
+	name, help string
+	labels     []string // in the order label values are given
+	// order lists the label positions sorted by label name, the order of
+	// the label pairs in the exposition.
+	order []int
+	desc  *prometheus.Desc // for the prometheus.Collector path
+}
+
+// newFamily is prometheus.NewDesc for a gauge family written by Gather;
+// constLabels must be nil (none of the exporter's families has any).
+func newFamily(name, help string, labels []string, constLabels prometheus.Labels) *family {
+	f := &family{name: name, help: help, labels: labels, desc: prometheus.NewDesc(name, help, labels, constLabels)}
+	f.order = make([]int, len(labels))
+	for i := range labels {
+		f.order[i] = i
+	}
+	sort.Slice(f.order, func(a, b int) bool { return labels[f.order[a]] < labels[f.order[b]] })
+	return f
+}
+
+// sample is one built sample of a family.
+type sample struct {
+	family *family
+	metric *dto.Metric
+}
+
+// sample builds one sample; labelValues are in the family's label order
+// and valid UTF-8.
+func (f *family) sample(value float64, labelValues ...string) sample {
+	pairs := make([]*dto.LabelPair, len(f.labels))
+	for i, pos := range f.order {
+		pairs[i] = &dto.LabelPair{Name: &f.labels[pos], Value: proto.String(labelValues[pos])}
+	}
+	return sample{family: f, metric: &dto.Metric{Label: pairs, Gauge: &dto.Gauge{Value: proto.Float64(value)}}}
+}
+
+// Desc and Write make a sample a prometheus.Metric, for Collect.
+type collectedSample sample
+
+func (s collectedSample) Desc() *prometheus.Desc { return s.family.desc }
+
+func (s collectedSample) Write(out *dto.Metric) error {
+	out.Label, out.Gauge = s.metric.Label, s.metric.Gauge
+	return nil
+}
+
+// families groups samples into metric families, sorted as client_golang's
+// registry sorts them (families by name, samples by their label values),
+// so that the exposition is byte for byte what a registry would write.
+func families(samples []sample) []*dto.MetricFamily {
+	byName := map[*family]*dto.MetricFamily{}
+	var out []*dto.MetricFamily
+	for _, s := range samples {
+		mf := byName[s.family]
+		if mf == nil {
+			mf = &dto.MetricFamily{Name: &s.family.name, Help: &s.family.help, Type: dto.MetricType_GAUGE.Enum()}
+			byName[s.family] = mf
+			out = append(out, mf)
+		}
+		mf.Metric = append(mf.Metric, s.metric)
+	}
+	for _, mf := range out {
+		slices.SortFunc(mf.Metric, compareLabels)
+	}
+	slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+	return out
+}
+
+// compareLabels orders two samples of one family by their label values,
+// label by label, as client_golang does.
+func compareLabels(a, b *dto.Metric) int {
+	for i, la := range a.Label {
+		if c := strings.Compare(la.GetValue(), b.Label[i].GetValue()); c != 0 {
+			return c
+		}
+	}
+	return 0
+}
