@@ -38,6 +38,9 @@ type WorkspaceQuotas struct {
 // Only a broken overall shape is an error; a bad single value becomes a
 // note in Skipped.
 func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) {
+	if fields, q, ok := decodeQuotaAnswerFast(body); ok {
+		return fields, q, nil
+	}
 	var q Quotas
 	fields, err := decodeObject(body)
 	if err != nil {
@@ -65,6 +68,33 @@ func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) 
 		}
 	}
 	return fields, q, nil
+}
+
+// decodeQuotaAnswerFast decodes a well-formed answer in two passes instead
+// of one per nesting level (the answer is an object whose "resources" is
+// an array of objects); ok is false for anything else, which
+// decodeQuotaAnswer then decodes step by step to say what is wrong.
+// Field names stay case-sensitive: they are map keys, not struct fields.
+func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, bool) {
+	var q Quotas
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(body, &fields) != nil || fields == nil {
+		return nil, q, false
+	}
+	var elems []map[string]json.RawMessage
+	if upstream.JSONKind(fields["resources"]) != "an array" || json.Unmarshal(fields["resources"], &elems) != nil {
+		return nil, q, false
+	}
+	q.Resources = make([]Resource, 0, len(elems))
+	for i, obj := range elems {
+		if obj == nil { // null, which the step by step path reports
+			return nil, Quotas{}, false
+		}
+		if r, ok := decodeResource(obj, i, &q.Skipped); ok {
+			q.Resources = append(q.Resources, r)
+		}
+	}
+	return fields, q, true
 }
 
 // decodeResource turns one entry into a Resource; ok is false when the
