@@ -126,6 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		TimeoutOffset: f.timeoutOffset,
 		MaxRequests:   f.maxRequests,
 		Concurrency:   f.concurrency,
+		LogRequests:   f.logLevel == "debug",
 		UserAgent:     exporterName + "/" + version.Version,
 	})
 	if err != nil {

@@ -22,6 +22,10 @@ type Exporter struct {
 	http   *upstream.Client
 	logger log.Logger
 	now    func() time.Time
+	// logRequests logs every upstream request at debug level; off, not
+	// even the log line is built (its caller and time cost more than the
+	// level filter that would drop it).
+	logRequests bool
 
 	mu      sync.RWMutex
 	targets []*target // in configuration order
@@ -42,6 +46,14 @@ func New(client *upstream.Client, logger log.Logger) *Exporter {
 		byName: map[string]*target{},
 		byKey:  map[string]*target{},
 	}
+}
+
+// LogRequests turns the debug line per upstream request on or off, for
+// targets created from the next Apply on; call it before the first.
+func (e *Exporter) LogRequests(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.logRequests = on
 }
 
 // Apply makes cfg the configuration that scrapes use. cfg must be valid
@@ -69,6 +81,7 @@ func (e *Exporter) Apply(cfg *config.Config) {
 				cacheTTL:    time.Duration(tc.CacheTTL),
 				sampleLimit: tc.SampleLimit,
 				logger:      log.With(e.logger, "target", tc.Name, "service", tc.Service),
+				logRequests: e.logRequests,
 				now:         e.now,
 			}
 		}

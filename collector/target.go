@@ -38,8 +38,9 @@ type target struct {
 	sampleLimit int
 	// logger has the target's name and service; every finished poll is
 	// logged there once, whatever number of scrapes waited for it.
-	logger log.Logger
-	now    func() time.Time
+	logger      log.Logger
+	logRequests bool // at debug level
+	now         func() time.Time
 
 	mu sync.Mutex
 	// poll is the target's upstream call, built again at every reload.
@@ -152,7 +153,10 @@ func (t *target) startPoll() *sharedPoll {
 	// The poll outlives any single scrape's context (it is shared), so it
 	// gets its own; it ends when its last waiter gives up, and each of its
 	// upstream requests is bounded by the target's timeout.
-	trace := &pollTrace{logger: t.logger}
+	trace := &pollTrace{}
+	if t.logRequests {
+		trace.logger = t.logger
+	}
 	ctx := upstream.WithTrace(upstream.WithTarget(upstream.WithRequestTimeout(context.Background(), t.timeout), t.name), trace.record)
 	ctx, cancel := context.WithCancel(ctx)
 	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}

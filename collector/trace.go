@@ -22,7 +22,7 @@ const skewWarning = 5 * time.Minute
 // level as they end, kept for /probe?debug=true, and the source of the
 // target's clock offset.
 type pollTrace struct {
-	logger log.Logger
+	logger log.Logger // nil: requests are not logged
 
 	mu     sync.Mutex
 	events []upstream.Event
@@ -30,15 +30,21 @@ type pollTrace struct {
 
 // record is the poll's upstream.WithTrace callback.
 func (p *pollTrace) record(e upstream.Event) {
+	if p.logger != nil {
+		p.log(e)
+	}
+	p.mu.Lock()
+	p.events = append(p.events, e)
+	p.mu.Unlock()
+}
+
+func (p *pollTrace) log(e upstream.Event) {
 	keyvals := []any{"msg", "Upstream request", "service", e.Service, "operation", e.Operation,
 		"status", e.Status, "duration", e.Duration.Round(time.Microsecond), "bytes", e.Bytes, "request_id", e.RequestID}
 	if e.Err != nil {
 		keyvals = append(keyvals, "err", e.Err)
 	}
 	level.Debug(p.logger).Log(keyvals...)
-	p.mu.Lock()
-	p.events = append(p.events, e)
-	p.mu.Unlock()
 }
 
 // snapshot returns the requests recorded so far.

@@ -62,6 +62,7 @@ func newEnv(t *testing.T, o envOptions) *env {
 		TimeoutOffset: 500 * time.Millisecond,
 		MaxRequests:   o.maxRequests,
 		Concurrency:   8,
+		LogRequests:   true,
 		UserAgent:     "cloudquota_exporter/test",
 		Transport:     o.transport,
 	})

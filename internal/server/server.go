@@ -46,6 +46,9 @@ type Options struct {
 	MaxRequests int
 	// Concurrency bounds the upstream requests in flight at once.
 	Concurrency int
+	// LogRequests logs every upstream request at debug level
+	// (--log.level=debug).
+	LogRequests bool
 	// UserAgent is sent upstream.
 	UserAgent string
 	// Transport replaces the upstream client's own; nil in production.
@@ -102,6 +105,7 @@ func New(opts Options) (*Server, error) {
 		UserAgent:     opts.UserAgent,
 	})
 	s.exporter = collector.New(client, log.With(opts.Logger, "component", "collector"))
+	s.exporter.LogRequests(opts.LogRequests)
 	s.holder = config.NewHolder(opts.Load, s.metrics)
 	if opts.MaxRequests > 0 {
 		s.slots = make(chan struct{}, opts.MaxRequests)
