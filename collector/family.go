@@ -7,7 +7,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
-	"google.golang.org/protobuf/proto"
 )
 
 // family is one gauge family the exporter writes. Its samples are built
@@ -45,11 +44,26 @@ type sample struct {
 // sample builds one sample; labelValues are in the family's label order
 // and valid UTF-8.
 func (f *family) sample(value float64, labelValues ...string) sample {
-	pairs := make([]*dto.LabelPair, len(f.labels))
-	for i, pos := range f.order {
-		pairs[i] = &dto.LabelPair{Name: &f.labels[pos], Value: proto.String(labelValues[pos])}
+	// One allocation for the sample's parts instead of one for each: a
+	// scrape of 1,000 targets builds tens of thousands of samples.
+	type parts struct {
+		metric dto.Metric
+		gauge  dto.Gauge
+		value  float64
 	}
-	return sample{family: f, metric: &dto.Metric{Label: pairs, Gauge: &dto.Gauge{Value: proto.Float64(value)}}}
+	n := len(f.labels)
+	p := &parts{value: value}
+	pairs := make([]dto.LabelPair, n)
+	ptrs := make([]*dto.LabelPair, n)
+	values := make([]string, n)
+	for i, pos := range f.order {
+		values[i] = labelValues[pos]
+		pairs[i].Name, pairs[i].Value = &f.labels[pos], &values[i]
+		ptrs[i] = &pairs[i]
+	}
+	p.gauge.Value = &p.value
+	p.metric.Label, p.metric.Gauge = ptrs, &p.gauge
+	return sample{family: f, metric: &p.metric}
 }
 
 // Desc and Write make a sample a prometheus.Metric, for Collect.
