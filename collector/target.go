@@ -181,7 +181,13 @@ func (t *target) startPoll() *sharedPoll {
 			t.inflight = nil
 		}
 		if out.err == nil {
-			t.lastOK = &out
+			// Only a target with a cache keeps its answer: without one it
+			// would never be served again, and a thousand targets' samples
+			// kept between scrapes are heap that every GC cycle scans.
+			t.lastOK = nil
+			if t.cacheTTL > 0 {
+				t.lastOK = &out
+			}
 			t.lastSuccess = out.at
 			t.throttleStreak = 0
 		} else if pause, ok := throttlePause(out.err, t.throttleStreak); ok {
