@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -246,19 +247,12 @@ func decodeUsage(body []byte, r *upstream.Redactor) (*Usage, error) {
 	if kind := upstream.JSONKind(body); kind != "an array" {
 		return nil, fmt.Errorf("want a JSON array of spaces, got %s", kind)
 	}
-	var elems []json.RawMessage
-	if err := json.Unmarshal(body, &elems); err != nil {
+	answers, err := decodeSpaceAnswers(body)
+	if err != nil {
 		return nil, err
 	}
-	u := &Usage{Spaces: make([]SpaceUsage, 0, len(elems))}
-	for i, raw := range elems {
-		if kind := upstream.JSONKind(raw); kind != "an object" {
-			return nil, fmt.Errorf("element %d: want an object, got %s", i, kind)
-		}
-		var a spaceAnswer
-		if err := json.Unmarshal(raw, &a); err != nil {
-			return nil, fmt.Errorf("element %d: %w", i, err)
-		}
+	u := &Usage{Spaces: make([]SpaceUsage, 0, len(answers))}
+	for i, a := range answers {
 		if a.SpaceID == nil || *a.SpaceID == "" {
 			return nil, fmt.Errorf("element %d: no spaceId", i)
 		}
@@ -271,6 +265,30 @@ func decodeUsage(body []byte, r *upstream.Redactor) (*Usage, error) {
 		u.Spaces = append(u.Spaces, s)
 	}
 	return u, nil
+}
+
+// decodeSpaceAnswers decodes the array of space answers: a well-formed one
+// in one pass, anything else element by element, to say which is wrong.
+func decodeSpaceAnswers(body []byte) ([]*spaceAnswer, error) {
+	var answers []*spaceAnswer
+	if json.Unmarshal(body, &answers) == nil && !slices.Contains(answers, nil) {
+		return answers, nil
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(body, &elems); err != nil {
+		return nil, err
+	}
+	answers = make([]*spaceAnswer, len(elems))
+	for i, raw := range elems {
+		if kind := upstream.JSONKind(raw); kind != "an object" {
+			return nil, fmt.Errorf("element %d: want an object, got %s", i, kind)
+		}
+		answers[i] = &spaceAnswer{}
+		if err := json.Unmarshal(raw, answers[i]); err != nil {
+			return nil, fmt.Errorf("element %d: %w", i, err)
+		}
+	}
+	return answers, nil
 }
 
 // amountField is one decimal-string amount of an answer: its JSON name,
