@@ -20,21 +20,33 @@ func (c *Client) WorkspaceSites(ctx context.Context, siteIDs []string, azCode st
 	if len(sites) == 0 {
 		sites = []string{""}
 	}
+	one := func(ctx context.Context, site string) (WorkspaceQuotas, error) {
+		q, err := c.WorkspaceQuotas(ctx, site, azCode)
+		if err != nil {
+			return WorkspaceQuotas{}, err
+		}
+		if site != "" {
+			q.SiteID = site
+		}
+		return *q, nil
+	}
+	results := make([]WorkspaceQuotas, len(sites))
+	if len(sites) == 1 {
+		// The usual case: no goroutine, no context to start for it.
+		var err error
+		results[0], err = one(ctx, sites[0])
+		if err != nil {
+			return nil, err
+		}
+		return results, nil
+	}
 	// errgroup cancels the other sites at the first failure and keeps
 	// that error, not the cancellations it causes.
-	results := make([]WorkspaceQuotas, len(sites))
 	g, gctx := errgroup.WithContext(ctx)
 	for i, site := range sites {
-		g.Go(func() error {
-			q, err := c.WorkspaceQuotas(gctx, site, azCode)
-			if err != nil {
-				return err
-			}
-			if site != "" {
-				q.SiteID = site
-			}
-			results[i] = *q
-			return nil
+		g.Go(func() (err error) {
+			results[i], err = one(gctx, site)
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {

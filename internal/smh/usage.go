@@ -79,15 +79,23 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string, recheck time.Dura
 	// One failed batch fails the call; errgroup then cancels the others
 	// and keeps the first error, not the cancellations it caused.
 	results := make([]*batchResult, len(batches))
-	g, gctx := errgroup.WithContext(ctx)
-	for i, batch := range batches {
-		g.Go(func() (err error) {
-			results[i], err = c.batchUsage(gctx, batch)
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if len(batches) == 1 {
+		// The usual case: no goroutine, no context to start for it.
+		var err error
+		if results[0], err = c.batchUsage(ctx, batches[0]); err != nil {
+			return nil, err
+		}
+	} else {
+		g, gctx := errgroup.WithContext(ctx)
+		for i, batch := range batches {
+			g.Go(func() (err error) {
+				results[i], err = c.batchUsage(gctx, batch)
+				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
 	}
 
 	all := &Usage{}
