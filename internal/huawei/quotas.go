@@ -1,6 +1,7 @@
 package huawei
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -63,44 +64,81 @@ func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) 
 		if err != nil {
 			return nil, q, fmt.Errorf("resources[%d]: %w", i, err)
 		}
-		if r, ok := decodeResource(obj, i, &q.Skipped); ok {
+		if r, ok := decodeResource(rawResource{obj["type"], obj["unit"], obj["quota"], obj["used"]}, i, &q.Skipped); ok {
 			q.Resources = append(q.Resources, r)
 		}
 	}
 	return fields, q, nil
 }
 
-// decodeQuotaAnswerFast decodes a well-formed answer in two passes instead
-// of one per nesting level (the answer is an object whose "resources" is
-// an array of objects); ok is false for anything else, which
-// decodeQuotaAnswer then decodes step by step to say what is wrong.
-// Field names stay case-sensitive: they are map keys, not struct fields.
+// quotaKeys are the keys decodeQuotaAnswerFast reads.
+var quotaKeys = []string{"resources", "type", "unit", "quota", "used", "site_id"}
+
+// decodeQuotaAnswerFast decodes a well-formed answer in one pass into
+// structs; ok is false for anything else, which decodeQuotaAnswer then
+// decodes step by step to say what is wrong. Go's struct decoding matches
+// field names case-insensitively, and "Type" must not be taken for "type":
+// so the fast path is only taken when no key could be matched that way
+// (every spelling of a key in the body is the exact one, and no \u escape
+// could spell one).
 func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, bool) {
 	var q Quotas
-	var fields map[string]json.RawMessage
-	if json.Unmarshal(body, &fields) != nil || fields == nil {
+	if !exactKeys(body) {
 		return nil, q, false
 	}
-	var elems []map[string]json.RawMessage
-	if upstream.JSONKind(fields["resources"]) != "an array" || json.Unmarshal(fields["resources"], &elems) != nil {
+	var answer struct {
+		Resources []*rawResource  `json:"resources"`
+		SiteID    json.RawMessage `json:"site_id"`
+	}
+	if json.Unmarshal(body, &answer) != nil || upstream.JSONKind(body) != "an object" || answer.Resources == nil {
 		return nil, q, false
 	}
-	q.Resources = make([]Resource, 0, len(elems))
-	for i, obj := range elems {
-		if obj == nil { // null, which the step by step path reports
+	q.Resources = make([]Resource, 0, len(answer.Resources))
+	for i, r := range answer.Resources {
+		if r == nil { // null, which the step by step path reports
 			return nil, Quotas{}, false
 		}
-		if r, ok := decodeResource(obj, i, &q.Skipped); ok {
-			q.Resources = append(q.Resources, r)
+		if res, ok := decodeResource(*r, i, &q.Skipped); ok {
+			q.Resources = append(q.Resources, res)
 		}
+	}
+	fields := map[string]json.RawMessage{}
+	if answer.SiteID != nil {
+		fields["site_id"] = answer.SiteID
 	}
 	return fields, q, true
 }
 
+// exactKeys tells whether every key decodeQuotaAnswerFast reads is spelled
+// exactly wherever any spelling of it occurs in body.
+func exactKeys(body []byte) bool {
+	if bytes.Contains(body, []byte(`\u`)) {
+		return false
+	}
+	lower := bytes.ToLower(body)
+	for _, k := range quotaKeys {
+		quoted := []byte(`"` + k + `"`)
+		if bytes.Count(lower, quoted) != bytes.Count(body, quoted) {
+			return false
+		}
+	}
+	return true
+}
+
+// rawResource is one quota entry as sent; a field that was not sent is
+// nil. Its fields are matched exactly: decodeQuotaAnswerFast only decodes
+// into it when no key differs from these but in case.
+type rawResource struct {
+	Type  json.RawMessage `json:"type"`
+	Unit  json.RawMessage `json:"unit"`
+	Quota json.RawMessage `json:"quota"`
+	Used  json.RawMessage `json:"used"`
+}
+
 // decodeResource turns one entry into a Resource; ok is false when the
 // entry has no usable type and must be dropped.
-func decodeResource(obj map[string]json.RawMessage, index int, skipped *[]string) (r Resource, ok bool) {
-	typ, err := stringField(obj, "type")
+func decodeResource(raw rawResource, index int, skipped *[]string) (r Resource, ok bool) {
+	typ, err := stringValue(raw.Type)
 	if err != nil {
 		*skipped = append(*skipped, fmt.Sprintf("resources[%d] type: %v; entry skipped", index, err))
 		return r, false
@@ -111,13 +149,13 @@ func decodeResource(obj map[string]json.RawMessage, index int, skipped *[]string
 	}
 	r.Type = typ
 	name := upstream.Quote(typ)
-	if r.Unit, err = stringField(obj, "unit"); err != nil {
+	if r.Unit, err = stringValue(raw.Unit); err != nil {
 		*skipped = append(*skipped, fmt.Sprintf("resource %s unit: %v", name, err))
 	}
-	if r.Quota, err = upstream.ParseInteger(obj["quota"]); err != nil {
+	if r.Quota, err = upstream.ParseInteger(raw.Quota); err != nil {
 		*skipped = append(*skipped, fmt.Sprintf("resource %s quota: %v", name, err))
 	}
-	if r.Used, err = upstream.ParseInteger(obj["used"]); err != nil {
+	if r.Used, err = upstream.ParseInteger(raw.Used); err != nil {
 		*skipped = append(*skipped, fmt.Sprintf("resource %s used: %v", name, err))
 	}
 	return r, true
@@ -159,8 +197,12 @@ func siteIDField(obj map[string]json.RawMessage, name string) (string, error) {
 
 // stringField reads an optional string; null or absent is "".
 func stringField(obj map[string]json.RawMessage, name string) (string, error) {
-	raw, ok := obj[name]
-	if !ok || upstream.JSONKind(raw) == "null" {
+	return stringValue(obj[name])
+}
+
+// stringValue reads an optional string; null or not sent (nil) is "".
+func stringValue(raw json.RawMessage) (string, error) {
+	if raw == nil || upstream.JSONKind(raw) == "null" {
 		return "", nil
 	}
 	var s string

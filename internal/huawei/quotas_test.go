@@ -126,3 +126,36 @@ func TestQuotasTypeKeptUnlessSecret(t *testing.T) {
 		t.Errorf("types %q, %q", q.Resources[0].Type, q.Resources[1].Type)
 	}
 }
+
+// Field names are matched exactly, whichever decoding path an answer takes:
+// Go's struct decoding would take "Type" or "TYPE" for "type".
+func TestQuotaFieldNamesAreCaseSensitive(t *testing.T) {
+	for _, tc := range []struct {
+		body, wantType string
+		wantErr        string
+	}{
+		{`{"resources":[{"Type":"cores","type":"x","quota":1,"used":0}]}`, "x", ""},
+		{`{"resources":[{"type":"x","Type":"cores","quota":1,"used":0}]}`, "x", ""},
+		{`{"resources":[{"TYPE":"cores","quota":1,"used":0}]}`, "", ""},
+		{`{"resources":[{"\u0074ype":"cores","quota":1,"used":0}]}`, "cores", ""},
+		{`{"resources":[{"type":"cores","Quota":7,"quota":1,"used":0}]}`, "cores", ""},
+		{`{"Resources":[{"type":"cores","quota":1,"used":0}]}`, "", `body has no "resources" field`},
+	} {
+		_, q, err := decodeQuotaAnswer([]byte(tc.body))
+		if tc.wantErr != "" {
+			if err == nil || err.Error() != tc.wantErr {
+				t.Errorf("%s: error %v, want %q", tc.body, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.body, err)
+		}
+		switch {
+		case tc.wantType == "" && len(q.Resources) != 0:
+			t.Errorf("%s: resources %+v, want none (no exact type key)", tc.body, q.Resources)
+		case tc.wantType != "" && (len(q.Resources) != 1 || q.Resources[0].Type != tc.wantType || q.Resources[0].Quota.Value != 1):
+			t.Errorf("%s: resources %+v, want type %q with quota 1", tc.body, q.Resources, tc.wantType)
+		}
+	}
+}
