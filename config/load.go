@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -224,11 +225,17 @@ func decode(data []byte, p *problems) (*rawConfig, bool) {
 		return raw, true
 	case err != nil:
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
+		var ue *url.Error
+		switch {
+		case errors.As(err, &te):
 			for _, msg := range describeDecodeErrors(data, te.Errors) {
 				p.add("%s", msg)
 			}
-		} else {
+		case errors.As(err, &ue):
+			// prometheus/common's URL (proxy_url) fails with url.Parse's
+			// error, which quotes the whole URL, password included.
+			p.add("%s", badURLError(data, ue))
+		default:
 			p.add("%s", syntaxError(err))
 		}
 		return nil, false
@@ -248,6 +255,23 @@ func decode(data []byte, p *problems) (*rawConfig, bool) {
 		p.addLine(extra.Line, "found a second YAML document; the file must hold only one")
 	}
 	return nil, false
+}
+
+// badURLError words a URL that does not parse without quoting it: where
+// it is (the first URL-valued key whose value does not parse) and url's
+// own reason.
+func badURLError(data []byte, ue *url.Error) string {
+	var root yaml.Node
+	_ = yaml.Unmarshal(data, &root)
+	for _, e := range flatten(&root) {
+		if e.key == nil || e.value == nil || e.value.Kind != yaml.ScalarNode || !strings.HasSuffix(e.key.Value, "_url") {
+			continue
+		}
+		if _, err := url.Parse(e.value.Value); err != nil {
+			return fmt.Sprintf("line %d: %s: not a valid URL: %v", e.value.Line, e.where(), ue.Err)
+		}
+	}
+	return fmt.Sprintf("a URL is not valid: %v", ue.Err)
 }
 
 func isEmptyDocument(n *yaml.Node) bool {

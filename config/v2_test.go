@@ -280,3 +280,19 @@ targets:
 `)
 	wantAll(t, msg, `line 16: target "b": tls_config: unknown key "ca_fiel"`)
 }
+
+// A proxy URL that does not parse is reported with its key and line, and
+// without its password (url.Parse's error would quote the whole URL).
+func TestBadProxyURLHidesItsPassword(t *testing.T) {
+	msg := parseErr(t, discoveryCreds+`global:
+  proxy_url: "http://user:Sup3rS3cret-proxy@proxy:3128/%zz"
+targets:
+  - {name: a, service: smh, credentials: media, space_ids: [s1]}
+`)
+	wantAll(t, msg, `line 11: global: proxy_url: not a valid URL: invalid URL escape "%zz"`)
+	for _, s := range []string{"Sup3rS3cret-proxy", "user:"} {
+		if strings.Contains(msg, s) {
+			t.Errorf("the message shows %q: %s", s, msg)
+		}
+	}
+}
