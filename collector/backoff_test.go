@@ -152,3 +152,44 @@ func TestThrottlePauseWithoutRetryAfterGrows(t *testing.T) {
 }
 
 var rateLimited = upstreamAPIError(429, "RateLimitExceeded")
+
+// A key that worked and is then refused everywhere (revoked, or the clock
+// jumped) sees at most 5 failed authentications, however many of its
+// targets' requests were queued for a request slot when it stopped
+// working: they are asked again once they hold one.
+func TestWorkingKeyRefusedEverywhereStaysWithinTheBudget(t *testing.T) {
+	cloud := newTestCloud(t)
+	var extra strings.Builder
+	for i := range 20 {
+		fmt.Fprintf(&extra, "  - name: audit-%d\n    service: cts\n    credentials: hw\n    project_id: proj1\n    endpoint: %s\n", i, cloud.URL)
+	}
+	e, _, _ := newTestExporter(t, testConfig(t, cloud.URL, extra.String())) // 4 request slots
+	if got := scrapeOnce(t, e); got[`cloudquota_up{service="cts",target="audit-0"}`] != 1 {
+		t.Fatalf("targets not up before the key is refused")
+	}
+	var mu sync.Mutex
+	refused := 0
+	cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/v2/") && !strings.HasPrefix(r.URL.Path, "/v3/") {
+			return false
+		}
+		mu.Lock()
+		refused++
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"r"}`)
+		return true
+	})
+	for range 3 {
+		scrapeOnce(t, e)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	// hw's 22 requests (20 CTS, 2 Workspace sites) and hw-temp's one: the
+	// budget is per key, and hw-temp is another key.
+	t.Logf("%d refused authentications", refused)
+	if refused > 5+1 {
+		t.Errorf("%d refused authentications in three scrapes, want at most 5 for hw and 1 for hw-temp", refused)
+	}
+}

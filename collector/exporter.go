@@ -136,14 +136,21 @@ func (e *Exporter) httpFor(settings *config.HTTPSettings) (*upstream.Client, err
 	return b.client, b.err
 }
 
-// gate returns the back-off gate of a credential. Credentials are keyed by
-// their key material, not their name: the cloud locks a key however many
-// names it has in the configuration. Called with e.mu held.
+// gate returns the back-off gate of a credential. Gates are keyed by what
+// the cloud locks, not by name: Huawei locks an AK however many names or
+// secret keys it has in the configuration, and a rotated security token
+// does not reset its count. Metadata credentials have no AK in the file:
+// their service names them. Called with e.mu held.
 func (e *Exporter) gate(cred *config.Credential) *upstream.Gate {
-	// Metadata credentials have no keys in the file: their source names
-	// them (two metadata services hand out different keys).
-	key := hashOf(cred.Type, cred.AccessKey.Value(), cred.SecretKey.Value(), cred.SecurityToken.Value(), cred.LibraryID, cred.LibrarySecret.Value(),
-		cred.Source, cred.MetadataEndpoint, cred.ProfileFile)
+	var key string
+	switch {
+	case cred.Type == config.CredentialTypeTencentSMH:
+		key = hashOf(cred.Type, cred.LibraryID)
+	case cred.Source == config.SourceMetadata:
+		key = hashOf(cred.Type, cred.Source, cred.MetadataEndpoint)
+	default:
+		key = hashOf(cred.Type, cred.AccessKey.Value())
+	}
 	return e.gates.get(key, func() *upstream.Gate { return upstream.NewGate(e.now) })
 }
 

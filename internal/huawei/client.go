@@ -74,7 +74,7 @@ func (c *Client) get(ctx context.Context, operation, apiPath string, query url.V
 		return nil, fmt.Errorf("%s %s: %w", c.service, operation, err)
 	}
 	var resp *upstream.Response
-	err = c.gate.Do(ctx, func() error {
+	err = c.gate.Do(ctx, func(ctx context.Context) error {
 		var err error
 		resp, err = c.send(ctx, operation, &u, header, creds)
 		refresher, ok := c.creds.(Refresher)

@@ -63,3 +63,21 @@ func TestAutoReloadPicksUpChangedFiles(t *testing.T) {
 		t.Errorf("the reload gauge does not say the reload failed")
 	}
 }
+
+// A configuration naming a secret file that is not there yet fails to
+// load; once the file appears (a Secret mounted after its ConfigMap), the
+// next interval loads it, without another change to the configuration.
+func TestAutoReloadRetriesUntilTheSecretFileAppears(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.srv.AutoReload(ctx, 10*time.Millisecond)
+	secretFile := filepath.Join(filepath.Dir(e.configPath), "late.secret")
+	e.writeConfig(t, strings.Replace(strings.Replace(e.yaml, "library_secret: demo-library-secret-prod", "library_secret_file: "+secretFile, 1), "name: audit-dev", "name: audit-late", 1))
+	testutil.WaitFor(t, func() bool { return strings.Contains(e.logs.String(), "Configuration reload failed") })
+	writeAtomically(t, secretFile, "demo-library-secret-prod\n")
+	testutil.WaitFor(t, func() bool { code, _ := e.get(t, "/probe?target=audit-late"); return code == http.StatusOK })
+	if n := strings.Count(e.logs.String(), "Configuration reload failed"); n != 1 {
+		t.Errorf("the missing file was logged %d times, want once", n)
+	}
+}

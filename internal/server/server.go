@@ -189,15 +189,21 @@ func (l lineLogger) Write(p []byte) (int, error) {
 // AutoReload re-reads the configuration file and every secret file it
 // names at each interval, and reloads when any content changed, until ctx
 // ends: the way a rotated Kubernetes Secret is picked up without a signal.
-// A change that does not load is logged once, not at every interval. A
-// change is reloaded once two readings an interval apart agree, so that a
-// file caught half written (by a shell redirect, say) is not loaded.
+// A change is reloaded once two readings an interval apart agree, so that
+// a file caught half written (by a shell redirect, say) is not loaded. A
+// change that does not load is tried again at every interval and logged
+// again only when its error changes.
 func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
 	if s.opts.ConfigFile == "" || interval <= 0 {
 		return
 	}
 	last := config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
 	pending := last
+	// failed is the error of a reload that failed, "" when the running
+	// configuration is the file's: a failed one is tried again at every
+	// interval (the secret file it names may appear later), and its error
+	// logged again only when it changes.
+	failed := ""
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
@@ -207,17 +213,24 @@ func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
 		case <-ticker.C:
 		}
 		now := config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
-		if now == last {
-			continue
+		if failed == "" {
+			if now == last {
+				continue
+			}
+			if now != pending {
+				pending = now // still changing, or just changed: read it again
+				continue
+			}
+			level.Info(s.logger).Log("msg", "Configuration files changed; reloading", "file", s.opts.ConfigFile)
 		}
-		if now != pending {
-			pending = now // still changing, or just changed: read it again
-			continue
+		switch _, err := s.Load(); {
+		case err == nil:
+			level.Info(s.logger).Log("msg", "Configuration reloaded")
+			failed = ""
+		case err.Error() != failed:
+			level.Error(s.logger).Log("msg", "Configuration reload failed; keeping the previous configuration", "err", err)
+			failed = err.Error()
 		}
-		level.Info(s.logger).Log("msg", "Configuration files changed; reloading", "file", s.opts.ConfigFile)
-		s.Reload() //nolint:errcheck // logged
-		// The digest of what was tried, with the files of what now runs:
-		// a broken file is not retried until it changes again.
 		last = config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
 		pending = last
 	}

@@ -46,7 +46,7 @@ func (c *Client) withToken(ctx context.Context, req func(token string) error) er
 	}
 	// A token refused right after it was made means the credential is not
 	// usable: the gate backs off rather than minting tokens every scrape.
-	err = c.gate.Do(ctx, func() error { return req(token) }, isInvalidAccessToken)
+	err = c.gate.Do(ctx, func(context.Context) error { return req(token) }, isInvalidAccessToken)
 	if isInvalidAccessToken(err) {
 		c.dropToken(token)
 	}

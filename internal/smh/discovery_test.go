@@ -466,3 +466,18 @@ func TestLibraryUsageMalformed(t *testing.T) {
 		}
 	}
 }
+
+// A target whose every space another target of the client already found
+// missing fails with the reason, rather than being up with no samples.
+func TestUsageEveryIDKnownMissing(t *testing.T) {
+	f := newTestCloud(t)
+	c, _ := newTestClient(t, f, testCreds())
+	ctx := context.Background()
+	if u, err := c.Usage(ctx, []string{"s1", "gone"}, time.Hour); err != nil || len(u.Skipped) != 1 {
+		t.Fatalf("got %+v, %v; want gone not found", u, err)
+	}
+	_, err := c.Usage(ctx, []string{"gone"}, time.Hour)
+	if err == nil || !strings.Contains(err.Error(), "none of the 1 spaces asked for exists in the library") {
+		t.Errorf("a target of known missing spaces only: %v, want the reason", err)
+	}
+}

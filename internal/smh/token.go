@@ -98,9 +98,9 @@ func (c *Client) runFetch(ctx context.Context, f *tokenFetch) {
 	defer cancel()
 
 	var token *cachedToken
-	err := c.gate.Do(fetchCtx, func() error {
+	err := c.gate.Do(fetchCtx, func(ctx context.Context) error {
 		var err error
-		token, err = c.fetchToken(fetchCtx)
+		token, err = c.fetchToken(ctx)
 		return err
 	}, isAuthFailure)
 

@@ -70,6 +70,12 @@ func (c *Client) Usage(ctx context.Context, spaceIDs []string, recheck time.Dura
 	}
 
 	ask := c.notKnownMissing(spaceIDs, recheck)
+	if len(ask) == 0 {
+		// Every id is known missing (found so for this or another target
+		// of the client): the same configuration to fix as when SMH says
+		// so, not an empty answer.
+		return nil, fmt.Errorf("smh usage: none of the %d spaces asked for exists in the library (SpaceNotFound within the last %s)", len(spaceIDs), recheck)
+	}
 	var batches [][]string
 	for ids := ask; len(ids) > 0; {
 		n := min(len(ids), maxSpacesPerRequest)

@@ -171,6 +171,11 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 			return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: fmt.Errorf("waiting for a free request slot: %w", ctx.Err())}
 		}
 	}
+	// The gate that admitted the request may hold it back now that it has
+	// a slot: the key may have been refused while it waited.
+	if err := admit(ctx); err != nil {
+		return nil, err
+	}
 	if timeout, _ := ctx.Value(requestTimeoutKey{}).(time.Duration); timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

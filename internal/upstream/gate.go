@@ -38,9 +38,21 @@ type Gate struct {
 	failures []time.Time // the key's failures in a row, oldest first
 	lastBy   string      // the target whose request failed last
 	cause    error       // that failure
-	inflight int         // requests sent while the key is not verified
-	changed  chan struct{}
-	targets  map[string]*targetBackoff
+	// epoch counts the key's failures, so that a request admitted before
+	// one of them can tell the key stopped working meanwhile.
+	epoch int
+	// counted is the number of requests in flight that count against the
+	// failure budget: sent while the key is not verified.
+	counted int
+	changed chan struct{}
+	targets map[string]*targetBackoff
+}
+
+// ticket is one admitted request.
+type ticket struct {
+	target  string
+	epoch   int  // the key's epoch at admission
+	counted bool // counts against the failure budget
 }
 
 // targetBackoff is one target's own rest after its request was refused.
@@ -104,56 +116,97 @@ func (e *BackoffError) Unwrap() error { return e.Cause }
 // Do runs call unless the target of ctx, or the key, is backing off.
 // isAuthFailure tells whether call's error means the key was refused (as
 // opposed to a network or server problem, which says nothing about the
-// key). A nil Gate just runs call.
-func (g *Gate) Do(ctx context.Context, call func() error, isAuthFailure func(error) bool) error {
+// key). call gets a context under which upstream.Client.Do asks the gate
+// again once it holds a request slot, so that requests queued while the key
+// stopped working are not sent blindly. A nil Gate just runs call.
+func (g *Gate) Do(ctx context.Context, call func(ctx context.Context) error, isAuthFailure func(error) bool) error {
 	if g == nil {
-		return call()
+		return call(ctx)
 	}
-	target := targetOf(ctx)
-	unproven, err := g.enter(ctx, target)
+	t, err := g.enter(ctx, targetOf(ctx))
 	if err != nil {
 		return err
 	}
-	err = call()
-	g.leave(target, unproven, err, err != nil && isAuthFailure(err))
+	err = call(context.WithValue(ctx, admissionKey{}, func() error { return g.recheck(t) }))
+	g.leave(t, err, err != nil && isAuthFailure(err))
 	return err
 }
 
-// enter waits until the caller may send a request; unproven tells whether
-// it counts against the failure budget of a key not known to work.
-func (g *Gate) enter(ctx context.Context, target string) (unproven bool, err error) {
+type admissionKey struct{}
+
+// admit is called by Client.Do once it holds a request slot: the request
+// may still be held back by the gate that admitted it.
+func admit(ctx context.Context) error {
+	if recheck, _ := ctx.Value(admissionKey{}).(func() error); recheck != nil {
+		return recheck()
+	}
+	return nil
+}
+
+// enter waits until the caller may send a request.
+func (g *Gate) enter(ctx context.Context, target string) (*ticket, error) {
 	for {
 		g.mu.Lock()
 		now := g.now()
-		if tb := g.targets[target]; tb != nil && now.Before(tb.until) {
-			e := &BackoffError{Until: tb.until, Left: tb.until.Sub(now), Failures: tb.failures, By: target, Cause: tb.cause}
+		if err := g.heldBack(target, now); err != nil {
 			g.mu.Unlock()
-			return false, e
+			return nil, err
 		}
-		recent := g.recentFailures(now)
-		if len(recent) >= keyFailureBudget {
-			until := recent[0].Add(lockWindow)
-			e := &BackoffError{Until: until, Left: until.Sub(now), Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
-			g.mu.Unlock()
-			return false, e
-		}
+		t := &ticket{target: target, epoch: g.epoch}
 		if g.verified {
 			g.mu.Unlock()
-			return false, nil
+			return t, nil
 		}
-		if len(recent)+g.inflight < keyFailureBudget {
-			g.inflight++
+		if len(g.recentFailures(now))+g.counted < keyFailureBudget {
+			t.counted = true
+			g.counted++
 			g.mu.Unlock()
-			return true, nil
+			return t, nil
 		}
 		wait := g.changed
 		g.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
-			return false, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
+}
+
+// heldBack is the BackoffError for a request of target now, or nil.
+// Called with g.mu held.
+func (g *Gate) heldBack(target string, now time.Time) error {
+	if tb := g.targets[target]; tb != nil && now.Before(tb.until) {
+		return &BackoffError{Until: tb.until, Left: tb.until.Sub(now), Failures: tb.failures, By: target, Cause: tb.cause}
+	}
+	if recent := g.recentFailures(now); len(recent) >= keyFailureBudget {
+		until := recent[0].Add(lockWindow)
+		return &BackoffError{Until: until, Left: until.Sub(now), Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
+	}
+	return nil
+}
+
+// recheck lets a request admitted while the key worked go out once it has
+// its request slot, unless the key failed since: then it counts against
+// the failure budget like any request of an unverified key, or is held
+// back. It never waits: the caller holds a slot.
+func (g *Gate) recheck(t *ticket) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if t.counted || t.epoch == g.epoch {
+		return nil
+	}
+	now := g.now()
+	if err := g.heldBack(t.target, now); err != nil {
+		return err
+	}
+	if len(g.recentFailures(now))+g.counted >= keyFailureBudget {
+		until := now.Add(time.Second)
+		return &BackoffError{Until: until, Left: time.Second, Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
+	}
+	t.counted = true
+	g.counted++
+	return nil
 }
 
 // recentFailures are the key's failures in a row within the lock window.
@@ -167,21 +220,22 @@ func (g *Gate) recentFailures(now time.Time) []time.Time {
 	return nil
 }
 
-func (g *Gate) leave(target string, unproven bool, err error, authFailure bool) {
+func (g *Gate) leave(t *ticket, err error, authFailure bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	now := g.now()
-	tb := g.targets[target]
+	tb := g.targets[t.target]
 	if tb == nil {
 		tb = &targetBackoff{}
-		g.targets[target] = tb
+		g.targets[t.target] = tb
 	}
 	switch {
 	case authFailure:
 		// The cloud counts every failed authentication, also one sent
 		// before a back-off began.
 		g.failures = append(g.failures, now)
-		g.verified, g.lastBy, g.cause = false, target, err
+		g.epoch++
+		g.verified, g.lastBy, g.cause = false, t.target, err
 		if !now.Before(tb.until) {
 			// A request sent before the target's back-off began brings
 			// the same news and must not lengthen it.
@@ -189,12 +243,17 @@ func (g *Gate) leave(target string, unproven bool, err error, authFailure bool) 
 			tb.until = now.Add(min(firstBackoff<<min(tb.failures-1, 4), maxBackoff))
 			tb.cause = err
 		}
-	case err == nil:
+	case err == nil && t.epoch == g.epoch:
+		// A success resets the count only if no failure came after the
+		// request was admitted: a late answer to an old request does
+		// not prove the key still works.
 		g.failures, g.verified, g.cause = nil, true, nil
 		*tb = targetBackoff{}
+	case err == nil:
+		*tb = targetBackoff{}
 	}
-	if unproven {
-		g.inflight--
+	if t.counted {
+		g.counted--
 	}
 	close(g.changed)
 	g.changed = make(chan struct{})

@@ -25,6 +25,11 @@ func (c *clock) Advance(d time.Duration) {
 
 var errRefused = errors.New("refused")
 
+// noCtx adapts a call that needs no context to Gate.Do.
+func noCtx(call func() error) func(context.Context) error {
+	return func(context.Context) error { return call() }
+}
+
 func isRefused(err error) bool { return errors.Is(err, errRefused) }
 
 func TestGateBacksOffExponentiallyAndResetsOnSuccess(t *testing.T) {
@@ -35,24 +40,24 @@ func TestGateBacksOffExponentiallyAndResetsOnSuccess(t *testing.T) {
 	ctx := context.Background()
 
 	for i, wantBackoff := range []time.Duration{time.Minute, 2 * time.Minute, 4 * time.Minute, 8 * time.Minute, 10 * time.Minute, 10 * time.Minute} {
-		if err := g.Do(ctx, refuse, isRefused); !errors.Is(err, errRefused) {
+		if err := g.Do(ctx, noCtx(refuse), isRefused); !errors.Is(err, errRefused) {
 			t.Fatalf("attempt %d: err = %v", i, err)
 		}
 		if got := g.Backoff(); got != wantBackoff {
 			t.Fatalf("after failure %d: back-off %v, want %v", i+1, got, wantBackoff)
 		}
 		// During the back-off nothing is sent.
-		err := g.Do(ctx, refuse, isRefused)
+		err := g.Do(ctx, noCtx(refuse), isRefused)
 		var be *BackoffError
 		if !errors.As(err, &be) || !errors.Is(err, errRefused) || calls != i+1 {
 			t.Fatalf("during back-off: err = %v, calls = %d", err, calls)
 		}
 		clk.Advance(wantBackoff)
 	}
-	if err := g.Do(ctx, func() error { return nil }, isRefused); err != nil {
+	if err := g.Do(ctx, noCtx(func() error { return nil }), isRefused); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Do(ctx, refuse, isRefused); err == nil || g.Backoff() != time.Minute {
+	if err := g.Do(ctx, noCtx(refuse), isRefused); err == nil || g.Backoff() != time.Minute {
 		t.Errorf("a success did not reset the back-off: %v", g.Backoff())
 	}
 }
@@ -61,7 +66,7 @@ func TestGateIgnoresOtherErrors(t *testing.T) {
 	g := NewGate(nil)
 	boom := errors.New("connection reset")
 	for range 10 {
-		g.Do(context.Background(), func() error { return boom }, isRefused)
+		g.Do(context.Background(), noCtx(func() error { return boom }), isRefused)
 	}
 	if g.Backoff() != 0 {
 		t.Errorf("network errors made the credential back off")
@@ -87,7 +92,7 @@ func TestGateTriesAnUnverifiedKeyWithinItsFailureBudget(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range 20 {
 		wg.Go(func() {
-			g.Do(WithTarget(context.Background(), fmt.Sprintf("t%d", i)), refuse, isRefused)
+			g.Do(WithTarget(context.Background(), fmt.Sprintf("t%d", i)), noCtx(refuse), isRefused)
 		})
 	}
 	wg.Wait()
@@ -96,7 +101,7 @@ func TestGateTriesAnUnverifiedKeyWithinItsFailureBudget(t *testing.T) {
 	}
 	// The key rests until the first of those failures is 5 minutes old.
 	clk.Advance(lockWindow - time.Second)
-	err := g.Do(WithTarget(context.Background(), "late"), refuse, isRefused)
+	err := g.Do(WithTarget(context.Background(), "late"), noCtx(refuse), isRefused)
 	var be *BackoffError
 	if !errors.As(err, &be) || !be.Key || !strings.HasPrefix(be.By, "t") || calls.Load() != keyFailureBudget {
 		t.Errorf("a fresh target while the key is held back: %v", err)
@@ -105,7 +110,7 @@ func TestGateTriesAnUnverifiedKeyWithinItsFailureBudget(t *testing.T) {
 		t.Errorf("the hold does not say whose refusal it was and when it tries again: %v", err)
 	}
 	clk.Advance(time.Second)
-	if err := g.Do(WithTarget(context.Background(), "late"), func() error { return nil }, isRefused); err != nil {
+	if err := g.Do(WithTarget(context.Background(), "late"), noCtx(func() error { return nil }), isRefused); err != nil {
 		t.Errorf("after the window: %v", err)
 	}
 }
@@ -121,9 +126,9 @@ func TestGateBacksOffOnlyTheRefusedTarget(t *testing.T) {
 	refuse := func() error { return errRefused }
 	var badCalls int
 	for range 40 { // 10 minutes of scrapes every 15 s
-		g.Do(good, ok, isRefused)
-		g.Do(bad, func() error { badCalls++; return refuse() }, isRefused)
-		if err := g.Do(good, ok, isRefused); err != nil {
+		g.Do(good, noCtx(ok), isRefused)
+		g.Do(bad, noCtx(func() error { badCalls++; return refuse() }), isRefused)
+		if err := g.Do(good, noCtx(ok), isRefused); err != nil {
 			t.Fatalf("the good target was held back by the bad one: %v", err)
 		}
 		clk.Advance(15 * time.Second)
@@ -132,7 +137,7 @@ func TestGateBacksOffOnlyTheRefusedTarget(t *testing.T) {
 	if badCalls != 4 {
 		t.Errorf("the refused target tried %d times in 10 minutes, want 4", badCalls)
 	}
-	err := g.Do(bad, refuse, isRefused)
+	err := g.Do(bad, noCtx(refuse), isRefused)
 	var be *BackoffError
 	if !errors.As(err, &be) || be.Key || !strings.Contains(err.Error(), "the key still works for its other targets") {
 		t.Errorf("the refused target's own back-off: %v", err)
@@ -148,26 +153,26 @@ func TestGateHangingRequestHoldsNoOneBack(t *testing.T) {
 	g := NewGate(nil)
 	release := make(chan struct{})
 	started := make(chan struct{})
-	go g.Do(WithTarget(context.Background(), "hangs"), func() error { close(started); <-release; return nil }, isRefused)
+	go g.Do(WithTarget(context.Background(), "hangs"), noCtx(func() error { close(started); <-release; return nil }), isRefused)
 	<-started
 	defer close(release)
 	ctx, cancel := context.WithTimeout(WithTarget(context.Background(), "other"), time.Second)
 	defer cancel()
-	if err := g.Do(ctx, func() error { return nil }, isRefused); err != nil {
+	if err := g.Do(ctx, noCtx(func() error { return nil }), isRefused); err != nil {
 		t.Errorf("another target waited for the hanging one: %v", err)
 	}
 }
 
 func TestGateLetsAVerifiedCredentialRunConcurrently(t *testing.T) {
 	g := NewGate(nil)
-	g.Do(context.Background(), func() error { return nil }, isRefused)
+	g.Do(context.Background(), noCtx(func() error { return nil }), isRefused)
 	var inFlight, peak atomic.Int32
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			g.Do(context.Background(), func() error {
+			g.Do(context.Background(), func(context.Context) error {
 				n := inFlight.Add(1)
 				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
 				}
@@ -186,7 +191,7 @@ func TestGateLetsAVerifiedCredentialRunConcurrently(t *testing.T) {
 func TestNilGateJustCalls(t *testing.T) {
 	var g *Gate
 	called := false
-	if err := g.Do(context.Background(), func() error { called = true; return nil }, isRefused); err != nil || !called || g.Backoff() != 0 {
+	if err := g.Do(context.Background(), noCtx(func() error { called = true; return nil }), isRefused); err != nil || !called || g.Backoff() != 0 {
 		t.Errorf("nil gate: err %v, called %v", err, called)
 	}
 }
