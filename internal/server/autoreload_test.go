@@ -72,6 +72,7 @@ func TestAutoReloadRetriesUntilTheSecretFileAppears(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go e.srv.AutoReload(ctx, 10*time.Millisecond)
+	time.Sleep(100 * time.Millisecond) // it has read the files as they are
 	secretFile := filepath.Join(filepath.Dir(e.configPath), "late.secret")
 	e.writeConfig(t, strings.Replace(strings.Replace(e.yaml, "library_secret: demo-library-secret-prod", "library_secret_file: "+secretFile, 1), "name: audit-dev", "name: audit-late", 1))
 	testutil.WaitFor(t, func() bool { return strings.Contains(e.logs.String(), "Configuration reload failed") })

@@ -41,18 +41,21 @@ type Gate struct {
 	// epoch counts the key's failures, so that a request admitted before
 	// one of them can tell the key stopped working meanwhile.
 	epoch int
-	// counted is the number of requests in flight that count against the
-	// failure budget: sent while the key is not verified.
-	counted int
-	changed chan struct{}
-	targets map[string]*targetBackoff
+	// pending is the number of requests admitted against the failure
+	// budget (the key not verified) and not sent yet; sent is the number
+	// of requests on the wire, whenever they were admitted: all of them
+	// may come back refused.
+	pending, sent int
+	changed       chan struct{}
+	targets       map[string]*targetBackoff
 }
 
 // ticket is one admitted request.
 type ticket struct {
 	target  string
 	epoch   int  // the key's epoch at admission
-	counted bool // counts against the failure budget
+	counted bool // admitted against the failure budget
+	sent    bool // went on the wire
 }
 
 // targetBackoff is one target's own rest after its request was refused.
@@ -157,9 +160,9 @@ func (g *Gate) enter(ctx context.Context, target string) (*ticket, error) {
 			g.mu.Unlock()
 			return t, nil
 		}
-		if len(g.recentFailures(now))+g.counted < keyFailureBudget {
+		if g.budgetLeft(now) {
 			t.counted = true
-			g.counted++
+			g.pending++
 			g.mu.Unlock()
 			return t, nil
 		}
@@ -186,26 +189,37 @@ func (g *Gate) heldBack(target string, now time.Time) error {
 	return nil
 }
 
-// recheck lets a request admitted while the key worked go out once it has
-// its request slot, unless the key failed since: then it counts against
-// the failure budget like any request of an unverified key, or is held
-// back. It never waits: the caller holds a slot.
+// budgetLeft tells whether one more request may go out while the key is
+// not verified: the failures within the window, the requests on the wire
+// and those already admitted stay within the budget. Called with g.mu
+// held.
+func (g *Gate) budgetLeft(now time.Time) bool {
+	return len(g.recentFailures(now))+g.sent+g.pending < keyFailureBudget
+}
+
+// recheck is asked once the request holds its request slot, just before
+// it is sent. A request admitted while the key worked goes out unless the
+// key failed since: then it counts against the failure budget like any
+// request of an unverified key, or is held back. It never waits: the
+// caller holds a slot.
 func (g *Gate) recheck(t *ticket) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if t.counted || t.epoch == g.epoch {
-		return nil
+	switch {
+	case t.counted:
+		g.pending--
+	case t.epoch != g.epoch:
+		now := g.now()
+		if err := g.heldBack(t.target, now); err != nil {
+			return err
+		}
+		if !g.budgetLeft(now) {
+			until := now.Add(time.Second)
+			return &BackoffError{Until: until, Left: time.Second, Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
+		}
 	}
-	now := g.now()
-	if err := g.heldBack(t.target, now); err != nil {
-		return err
-	}
-	if len(g.recentFailures(now))+g.counted >= keyFailureBudget {
-		until := now.Add(time.Second)
-		return &BackoffError{Until: until, Left: time.Second, Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
-	}
-	t.counted = true
-	g.counted++
+	t.sent = true
+	g.sent++
 	return nil
 }
 
@@ -252,8 +266,11 @@ func (g *Gate) leave(t *ticket, err error, authFailure bool) {
 	case err == nil:
 		*tb = targetBackoff{}
 	}
-	if t.counted {
-		g.counted--
+	switch {
+	case t.sent:
+		g.sent--
+	case t.counted:
+		g.pending-- // admitted, never sent (no upstream request made)
 	}
 	close(g.changed)
 	g.changed = make(chan struct{})
