@@ -37,10 +37,16 @@ func (p *connectProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	w.WriteHeader(http.StatusOK)
 	client, _, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		upstream.Close()
+		return
+	}
+	// Written on the connection itself: a status written before Hijack
+	// may stay in the server's buffer.
+	if _, err := client.Write([]byte("HTTP/1.1 200 Connection established\r\n\r\n")); err != nil {
+		upstream.Close()
+		client.Close()
 		return
 	}
 	go func() { io.Copy(upstream, client); upstream.Close() }()
@@ -88,7 +94,7 @@ func TestPrivateEndpointsTLSAndProxy(t *testing.T) {
 		"media-prod": 1, "audit-prod": 1, "desktops-prod": 1,
 	} {
 		if got := series[`cloudquota_up{service="`+serviceOf(target)+`",target="`+target+`"}`]; got != want {
-			t.Errorf("%s: up %v, want %v", target, got, want)
+			t.Errorf("%s: up %v, want %v\n%s", target, got, want, e.logLinesFor(0, target))
 		}
 	}
 	logs := e.logs.String()
