@@ -1,6 +1,7 @@
 package simcloud
 
 import (
+	"maps"
 	"net"
 	"net/http"
 	"strconv"
@@ -128,11 +129,7 @@ func (m *Metadata) Issued() []TemporaryKey {
 func (m *Metadata) Counts() map[string]int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make(map[string]int, len(m.counts))
-	for k, v := range m.counts {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(m.counts)
 }
 
 // Requests returns every request received, in order.
