@@ -1,6 +1,6 @@
 // Package collector turns the configured targets into metrics on every
 // scrape. Each upstream service (smh.go, workspace.go, cts.go) is one unit
-// that holds its metric descriptors, builds a target's poll from the
+// that holds its metric families, builds a target's poll from the
 // configuration and turns the answer into samples; services.go registers
 // them by name. Around them sit the mechanisms every service shares: polls
 // that concurrent scrapes join, cache_ttl, pauses after upstream throttles

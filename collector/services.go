@@ -33,7 +33,7 @@ type pollSpec struct {
 	http     *upstream.Client
 }
 
-// service is one upstream service: the descriptors of its quota metrics and
+// service is one upstream service: the families of its quota metrics and
 // how a target's configuration becomes its upstream call.
 type service struct {
 	families []*family
