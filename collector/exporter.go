@@ -158,7 +158,7 @@ func (e *Exporter) gate(cred *config.Credential) *upstream.Gate {
 func (e *Exporter) Scrape(ctx context.Context) *Scrape {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	return &Scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), now: e.now}
+	return &Scrape{ctx: ctx, targets: append([]*target(nil), e.targets...), now: e.now, turns: 2 * e.http.Slots()}
 }
 
 // ScrapeTarget returns a collector for one scrape of the named target, and

@@ -20,6 +20,8 @@ type Scrape struct {
 	now     func() time.Time
 	// story, when set, is told what the scrape did (/probe?debug=true).
 	story *ProbeStory
+	// turns bounds the targets under way at once; 0: no bound.
+	turns int
 }
 
 var (
@@ -48,21 +50,33 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 	return families(s.run()), nil
 }
 
-// run polls every target at once and returns every sample of the scrape.
+// run polls the targets and returns every sample of the scrape. At most
+// s.turns targets are under way at once (0: all of them): a target waits
+// for a request slot anyway, and one that has not started costs no
+// goroutine, no stack for the garbage collector to scan and no poll state.
+// A target gives its turn back as soon as it only waits for what another
+// is fetching (upstream.Park), so that nothing shared that hangs holds the
+// rest of the scrape back. Once the scrape's context ends, the targets
+// left start at once, and end at once.
 func (s *Scrape) run() []sample {
 	perTarget := make([][]sample, len(s.targets))
+	var turns chan struct{}
+	if s.turns > 0 && s.turns < len(s.targets) {
+		turns = make(chan struct{}, s.turns)
+	}
 	var wg sync.WaitGroup
 	for i, t := range s.targets {
-		wg.Go(func() {
-			start := s.now()
-			out := t.fetch(s.ctx)
-			end := s.now()
-			elapsed := end.Sub(start)
-			t.recordScrape(out, end, elapsed)
-			if s.story != nil {
-				s.story.record(t, out, elapsed)
+		release := func() {}
+		if turns != nil {
+			select {
+			case turns <- struct{}{}:
+				release = sync.OnceFunc(func() { <-turns })
+			case <-s.ctx.Done():
 			}
-			perTarget[i] = targetSamples(t, out, elapsed)
+		}
+		wg.Go(func() {
+			defer release()
+			perTarget[i] = s.scrapeTarget(t, release)
 		})
 	}
 	wg.Wait()
@@ -76,6 +90,20 @@ func (s *Scrape) run() []sample {
 	}
 	s.credentialSamples(func(m sample) { all = append(all, m) })
 	return all
+}
+
+// scrapeTarget fetches one target's data, giving its turn back once the
+// data is there or it only waits for it, and returns its samples.
+func (s *Scrape) scrapeTarget(t *target, release func()) []sample {
+	start := s.now()
+	out := t.fetch(s.ctx, release)
+	end := s.now()
+	elapsed := end.Sub(start)
+	t.recordScrape(out, end, elapsed)
+	if s.story != nil {
+		s.story.record(t, out, elapsed)
+	}
+	return targetSamples(t, out, elapsed)
 }
 
 // credentialSamples gives the back-off of each credential the scrape

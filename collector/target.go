@@ -101,8 +101,10 @@ func (t *target) backoffGate() (string, *upstream.Gate, credentialInfo) {
 
 // fetch returns the target's data for one scrape: a cached answer younger
 // than cache_ttl, or the answer of a poll shared with concurrent scrapes.
-// It returns when the data is there or ctx ends, whichever is first.
-func (t *target) fetch(ctx context.Context) outcome {
+// It returns when the data is there or ctx ends, whichever is first. A poll
+// it starts holds the scrape's turn (release) until it ends or parks; one
+// it joins is another's work, and the turn is given back at once.
+func (t *target) fetch(ctx context.Context, release func()) outcome {
 	t.mu.Lock()
 	if t.cacheTTL > 0 && t.lastOK != nil && t.now().Sub(t.lastOK.at) < t.cacheTTL {
 		cached := *t.lastOK
@@ -119,8 +121,10 @@ func (t *target) fetch(ctx context.Context) outcome {
 			t.mu.Unlock()
 			return outcome{err: err, at: now, how: "held back: upstream throttled the target, nothing sent"}
 		}
-		p = t.startPoll()
+		p = t.startPoll(release)
 		how = "started a new poll"
+	} else {
+		release()
 	}
 	p.waiters++
 	t.mu.Unlock()
@@ -148,8 +152,9 @@ func (t *target) fetch(ctx context.Context) outcome {
 	}
 }
 
-// startPoll must be called with t.mu held.
-func (t *target) startPoll() *sharedPoll {
+// startPoll must be called with t.mu held. release gives the scrape's turn
+// back; the poll calls it when it ends or parks.
+func (t *target) startPoll(release func()) *sharedPoll {
 	// The poll outlives any single scrape's context (it is shared), so it
 	// gets its own; it ends when its last waiter gives up, and each of its
 	// upstream requests is bounded by the target's timeout.
@@ -157,7 +162,7 @@ func (t *target) startPoll() *sharedPoll {
 	if t.logRequests {
 		trace.logger = t.logger
 	}
-	ctx := upstream.WithTrace(upstream.WithTarget(upstream.WithRequestTimeout(context.Background(), t.timeout), t.name), trace.record)
+	ctx := upstream.WithPark(upstream.WithTrace(upstream.WithTarget(upstream.WithRequestTimeout(context.Background(), t.timeout), t.name), trace.record), release)
 	ctx, cancel := context.WithCancel(ctx)
 	p := &sharedPoll{done: make(chan struct{}), cancel: cancel}
 	t.inflight = p
@@ -165,6 +170,7 @@ func (t *target) startPoll() *sharedPoll {
 	go func() {
 		defer cancel()
 		data, err := poll(ctx)
+		release()
 		var built samples
 		if err == nil {
 			built, err = buildSamples(t.name, t.sampleLimit, data)

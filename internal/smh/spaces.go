@@ -70,8 +70,14 @@ type spaceList struct {
 func (c *Client) Spaces(ctx context.Context, maxAge time.Duration) (*SpaceList, error) {
 	select {
 	case c.listing <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	default:
+		// Another target of the library is listing: wait for its list.
+		upstream.Park(ctx)
+		select {
+		case c.listing <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 	defer func() { <-c.listing }()
 

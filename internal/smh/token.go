@@ -70,6 +70,7 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	}
 	c.mu.Unlock()
 
+	upstream.Park(ctx)
 	select {
 	case <-f.done:
 		if f.err != nil {

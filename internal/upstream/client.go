@@ -272,3 +272,12 @@ func requestIDFromHeader(h http.Header) string {
 	}
 	return ""
 }
+
+// Slots is the number of requests c lets be in flight at once across every
+// caller (MaxConcurrent), 0 when it does not bound them or c is nil.
+func (c *Client) Slots() int {
+	if c == nil {
+		return 0
+	}
+	return cap(c.slots)
+}

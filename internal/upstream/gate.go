@@ -168,6 +168,7 @@ func (g *Gate) enter(ctx context.Context, target string) (*ticket, error) {
 		}
 		wait := g.changed
 		g.mu.Unlock()
+		Park(ctx)
 		select {
 		case <-wait:
 		case <-ctx.Done():
