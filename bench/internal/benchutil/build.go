@@ -28,17 +28,20 @@ func RepoRoot(flagValue string) (string, error) {
 	return filepath.Dir(gomod), nil
 }
 
-// BuildExporter runs `go build -o dir/cloudquota_exporter .` in root and
-// returns the binary's path.
+// BuildExporter builds the exporter in root into dir/cloudquota_exporter
+// (see BuildPackage) and returns the binary's path.
 func BuildExporter(root, dir string) (string, error) {
 	return BuildPackage(root, dir, ".", "cloudquota_exporter")
 }
 
-// BuildPackage runs `go build -o dir/name pkg` in root and returns the
+// BuildPackage builds pkg in root as the release builds the exporter
+// (.goreleaser.yaml: static, CGO_ENABLED=0, -trimpath, -ldflags "-s -w"),
+// so that what is measured is what ships, into dir/name, and returns the
 // binary's path, for the exporter and for the programs measured beside it.
 func BuildPackage(root, dir, pkg, name string) (string, error) {
 	bin := filepath.Join(dir, name)
-	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
