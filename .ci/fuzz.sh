@@ -22,6 +22,7 @@ targets=(
   "./internal/upstream FuzzParseDecimalString"
   "./internal/upstream FuzzParseInteger"
   "./internal/upstream FuzzAPIError"
+  "./internal/upstream FuzzJSONCursor"
   "./internal/smh FuzzDecodeUsage"
   "./internal/smh FuzzTokenAnswer"
   "./internal/smh FuzzDecodeSpaceList"

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -118,6 +119,18 @@ func FuzzQuotas(f *testing.F) {
 				t.Errorf("note has a control character at %d: %q", i, note)
 			}
 			fzCheckNoSecret(t, "note", note, input)
+		}
+
+		// A fast decode gives what the step by step one gives.
+		scrubbed := c.scrubBody(body)
+		if fastFields, fastQuotas, ok := decodeQuotaAnswerFast(scrubbed); ok {
+			stepFields, stepQuotas, err := decodeQuotaAnswerSteps(scrubbed)
+			if err != nil {
+				t.Fatalf("the fast path took an answer that the step by step path refuses: %v", err)
+			}
+			if !reflect.DeepEqual(fastQuotas, stepQuotas) || !bytes.Equal(fastFields["site_id"], stepFields["site_id"]) {
+				t.Fatalf("fast and step by step decoding differ:\n%#v %q\n%#v %q", fastQuotas, fastFields["site_id"], stepQuotas, stepFields["site_id"])
+			}
 		}
 
 		// The oracle decodes the answer as the client received it after

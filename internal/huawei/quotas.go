@@ -1,7 +1,6 @@
 package huawei
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +41,12 @@ func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) 
 	if fields, q, ok := decodeQuotaAnswerFast(body); ok {
 		return fields, q, nil
 	}
+	return decodeQuotaAnswerSteps(body)
+}
+
+// decodeQuotaAnswerSteps is decodeQuotaAnswer step by step: each part of
+// the answer is decoded on its own, so that what is wrong can be named.
+func decodeQuotaAnswerSteps(body []byte) (map[string]json.RawMessage, Quotas, error) {
 	var q Quotas
 	fields, err := decodeObject(body)
 	if err != nil {
@@ -71,68 +76,88 @@ func decodeQuotaAnswer(body []byte) (map[string]json.RawMessage, Quotas, error) 
 	return fields, q, nil
 }
 
-// quotaKeys are the keys decodeQuotaAnswerFast reads.
-var quotaKeys = []string{"resources", "type", "unit", "quota", "used", "site_id"}
+// The keys decodeQuotaAnswerFast reads, of the answer and of a resource.
+var (
+	answerKeys   = []string{"resources", "site_id"}
+	resourceKeys = []string{"type", "unit", "quota", "used"}
+)
 
-// decodeQuotaAnswerFast decodes a well-formed answer in one pass into
-// structs; ok is false for anything else, which decodeQuotaAnswer then
-// decodes step by step to say what is wrong. Go's struct decoding matches
-// field names case-insensitively, and "Type" must not be taken for "type":
-// so the fast path is only taken when no key could be matched that way
-// (every spelling of a key in the body is the exact one, and no \u escape
-// could spell one).
+// decodeQuotaAnswerFast decodes a well-formed answer in one pass; ok is
+// false for anything else, which decodeQuotaAnswer then decodes step by
+// step to say what is wrong. It reads the same raw values as the step by
+// step path, keys matched exactly, and hands them to the same
+// decodeResource, so that the two give the same result: a key spelled in
+// another case, a repeated key or a resource that is not an object leaves
+// the answer to the step by step path.
 func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, bool) {
 	var q Quotas
-	if !exactKeys(body) {
-		return nil, q, false
-	}
-	var answer struct {
-		Resources []*rawResource  `json:"resources"`
-		SiteID    json.RawMessage `json:"site_id"`
-	}
-	if json.Unmarshal(body, &answer) != nil || upstream.JSONKind(body) != "an object" || answer.Resources == nil {
-		return nil, q, false
-	}
-	q.Resources = make([]Resource, 0, len(answer.Resources))
-	for i, r := range answer.Resources {
-		if r == nil { // null, which the step by step path reports
-			return nil, Quotas{}, false
+	var siteID json.RawMessage
+	var seen [2]bool
+	c := upstream.NewJSONCursor(body)
+	for key := range c.Object() {
+		i := c.Key(key, answerKeys)
+		switch {
+		case i < 0:
+			c.Skip()
+			continue
+		case seen[i]:
+			c.Fail()
+			continue
 		}
-		if res, ok := decodeResource(*r, i, &q.Skipped); ok {
-			q.Resources = append(q.Resources, res)
+		seen[i] = true
+		if i == 1 {
+			siteID = c.Raw()
+			continue
 		}
+		for index := range c.Array() {
+			raw, ok := rawResourceAt(c)
+			if !ok {
+				break
+			}
+			if r, ok := decodeResource(raw, index, &q.Skipped); ok {
+				q.Resources = append(q.Resources, r)
+			}
+		}
+	}
+	if !c.End() || !seen[0] {
+		return nil, Quotas{}, false
+	}
+	if q.Resources == nil {
+		q.Resources = []Resource{}
 	}
 	fields := map[string]json.RawMessage{}
-	if answer.SiteID != nil {
-		fields["site_id"] = answer.SiteID
+	if siteID != nil {
+		fields["site_id"] = siteID
 	}
 	return fields, q, true
 }
 
-// exactKeys tells whether every key decodeQuotaAnswerFast reads is spelled
-// exactly wherever any spelling of it occurs in body.
-func exactKeys(body []byte) bool {
-	if bytes.Contains(body, []byte(`\u`)) {
-		return false
+// rawResourceAt reads the resource object at c.
+func rawResourceAt(c *upstream.JSONCursor) (rawResource, bool) {
+	var raw rawResource
+	if c.Kind() != '{' {
+		c.Fail()
+		return raw, false
 	}
-	lower := bytes.ToLower(body)
-	for _, k := range quotaKeys {
-		quoted := []byte(`"` + k + `"`)
-		if bytes.Count(lower, quoted) != bytes.Count(body, quoted) {
-			return false
+	fields := [...]*json.RawMessage{&raw.Type, &raw.Unit, &raw.Quota, &raw.Used}
+	for key := range c.Object() {
+		i := c.Key(key, resourceKeys)
+		switch {
+		case i < 0:
+			c.Skip()
+		case *fields[i] != nil:
+			c.Fail()
+		default:
+			*fields[i] = c.Raw()
 		}
 	}
-	return true
+	return raw, !c.Bad()
 }
 
 // rawResource is one quota entry as sent; a field that was not sent is
-// nil. Its fields are matched exactly: decodeQuotaAnswerFast only decodes
-// into it when no key differs from these but in case.
+// nil.
 type rawResource struct {
-	Type  json.RawMessage `json:"type"`
-	Unit  json.RawMessage `json:"unit"`
-	Quota json.RawMessage `json:"quota"`
-	Used  json.RawMessage `json:"used"`
+	Type, Unit, Quota, Used json.RawMessage
 }
 
 // decodeResource turns one entry into a Resource; ok is false when the
@@ -204,6 +229,9 @@ func stringField(obj map[string]json.RawMessage, name string) (string, error) {
 func stringValue(raw json.RawMessage) (string, error) {
 	if raw == nil || upstream.JSONKind(raw) == "null" {
 		return "", nil
+	}
+	if s, ok := upstream.PlainJSONString(raw); ok {
+		return s, nil
 	}
 	var s string
 	if err := json.Unmarshal(raw, &s); err != nil {

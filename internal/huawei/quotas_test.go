@@ -159,3 +159,46 @@ func TestQuotaFieldNamesAreCaseSensitive(t *testing.T) {
 		}
 	}
 }
+
+// The one-pass decoder takes a clean answer, odd values and unknown
+// fields included, and gives what the step by step decoder gives; what it
+// cannot read exactly as that one does, it leaves to it.
+func TestFastQuotaDecodeAgreesOrDeclines(t *testing.T) {
+	for _, tc := range []struct {
+		body string
+		fast bool
+	}{
+		{`{"resources":[{"type":"cores","unit":"count","quota":5,"used":2}]}`, true},
+		{` { "resources" : [ { "type" : "cores" , "quota" : 5e1 , "used" : null } ] , "site_id" : 7 } `, true},
+		{`{"resources":[{"type":"c\u00f6res","unit":7,"quota":"5","used":-1,"extra":{"a":[1,2.5,"\"",true]}},{"type":""}],"note":"\u00e9"}`, true},
+		{`{"resources":[]}`, true},
+		{`{"Resources":[]}`, false},
+		{`{"resources":[],"resources":[]}`, false},
+		{`{"resources":[null]}`, false},
+		{`{"resources":null}`, false},
+		{`{"resources":[{"type":"a","Type":"b"}]}`, false},
+		{`{"resources":[{"type":"a","type":"b"}]}`, false},
+		{`{"reso\u0075rces":[]}`, false},
+		{`{"resources":[{"\u0074ype":"a"}]}`, false},
+		{`{"resources":[{"ſite":1,"type":"a"}]}`, false},
+		{`{"resources":[]} x`, false},
+		{`{"resources":[{"type":"a","quota":01}]}`, false},
+		{`[]`, false},
+	} {
+		fastFields, fastQuotas, ok := decodeQuotaAnswerFast([]byte(tc.body))
+		if ok != tc.fast {
+			t.Errorf("%s: fast path took it: %v, want %v", tc.body, ok, tc.fast)
+		}
+		if !ok {
+			continue
+		}
+		stepFields, stepQuotas, err := decodeQuotaAnswerSteps([]byte(tc.body))
+		if err != nil {
+			t.Errorf("%s: step by step: %v", tc.body, err)
+			continue
+		}
+		if !reflect.DeepEqual(fastQuotas, stepQuotas) || string(fastFields["site_id"]) != string(stepFields["site_id"]) {
+			t.Errorf("%s: fast %#v %q, step by step %#v %q", tc.body, fastQuotas, fastFields["site_id"], stepQuotas, stepFields["site_id"])
+		}
+	}
+}

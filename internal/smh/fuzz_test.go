@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
 	"net/url"
+	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -54,6 +57,17 @@ const maxFzErr = 300
 func FuzzDecodeUsage(f *testing.F) {
 	f.Add([]byte(`[{"spaceId":"space04fzo07fdq61b","capacity":"10000","availableSpace":"5000","size":"1000"}]`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// A fast decode gives what the step by step one gives.
+		redacted := fzRedactor.JSON(body)
+		if fast, ok := decodeSpaceAnswersFast(redacted); ok {
+			steps, err := decodeSpaceAnswersSteps(redacted)
+			if err != nil {
+				t.Fatalf("the fast path took an answer that the step by step path refuses: %v", err)
+			}
+			if !reflect.DeepEqual(fast, steps) {
+				t.Fatalf("fast and step by step decoding differ:\n%s\n%s", spaceAnswersText(fast), spaceAnswersText(steps))
+			}
+		}
 		u, err := decodeUsage(body, fzRedactor)
 		if err != nil {
 			if u != nil {
@@ -261,4 +275,17 @@ func FuzzTokenAnswer(f *testing.F) {
 func fzDistinctive(s string) bool {
 	return len(s) >= 12 && !strings.Contains(s, " ") &&
 		strings.ContainsFunc(s, unicode.IsLetter) && strings.ContainsFunc(s, unicode.IsDigit)
+}
+
+// spaceAnswersText shows decoded space answers for a failure message.
+func spaceAnswersText(answers []*spaceAnswer) string {
+	var b strings.Builder
+	for _, a := range answers {
+		id := "<nil>"
+		if a.SpaceID != nil {
+			id = strconv.Quote(*a.SpaceID)
+		}
+		fmt.Fprintf(&b, "{%s %q %q %q} ", id, a.Capacity, a.AvailableSpace, a.Size)
+	}
+	return b.String()
 }

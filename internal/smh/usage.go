@@ -284,6 +284,65 @@ func decodeUsage(body []byte, r *upstream.Redactor) (*Usage, error) {
 // decodeSpaceAnswers decodes the array of space answers: a well-formed one
 // in one pass, anything else element by element, to say which is wrong.
 func decodeSpaceAnswers(body []byte) ([]*spaceAnswer, error) {
+	if answers, ok := decodeSpaceAnswersFast(body); ok {
+		return answers, nil
+	}
+	return decodeSpaceAnswersSteps(body)
+}
+
+// spaceAnswerKeys are the keys of spaceAnswer.
+var spaceAnswerKeys = []string{"spaceId", "capacity", "availableSpace", "size"}
+
+// decodeSpaceAnswersFast reads a clean array of space answers in one pass,
+// as json.Unmarshal would decode it into spaceAnswers: unknown keys
+// skipped, a null spaceId left nil, raw amounts kept as sent. It leaves
+// to decodeSpaceAnswersSteps (ok false) what it cannot read exactly so:
+// a key that json.Unmarshal would fold onto one of the struct's, a
+// repeated key, a spaceId that is not a plain string, an element that is
+// not an object.
+func decodeSpaceAnswersFast(body []byte) ([]*spaceAnswer, bool) {
+	answers := []*spaceAnswer{}
+	c := upstream.NewJSONCursor(body)
+	for range c.Array() {
+		if c.Kind() != '{' {
+			c.Fail()
+			break
+		}
+		a := &spaceAnswer{}
+		var seen [4]bool
+		for key := range c.Object() {
+			i := c.Key(key, spaceAnswerKeys)
+			switch {
+			case i < 0:
+				c.Skip()
+				continue
+			case seen[i]:
+				c.Fail()
+				continue
+			}
+			seen[i] = true
+			switch i {
+			case 0:
+				if !c.Null() {
+					id := c.Text()
+					a.SpaceID = &id
+				}
+			case 1:
+				a.Capacity = c.Raw()
+			case 2:
+				a.AvailableSpace = c.Raw()
+			case 3:
+				a.Size = c.Raw()
+			}
+		}
+		answers = append(answers, a)
+	}
+	return answers, c.End()
+}
+
+// decodeSpaceAnswersSteps decodes the array of space answers with
+// encoding/json, element by element when the whole does not decode.
+func decodeSpaceAnswersSteps(body []byte) ([]*spaceAnswer, error) {
 	var answers []*spaceAnswer
 	if json.Unmarshal(body, &answers) == nil && !slices.Contains(answers, nil) {
 		return answers, nil

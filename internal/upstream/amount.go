@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Amount is one quantity from an upstream answer. Valid is false when
@@ -31,8 +32,8 @@ func ParseDecimalString(raw json.RawMessage) (Amount, error) {
 	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
 		return Amount{}, nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, plain := PlainJSONString(raw)
+	if !plain && json.Unmarshal(raw, &s) != nil {
 		return Amount{}, fmt.Errorf("want a decimal string, got %s", describeRaw(raw))
 	}
 	v, err := parseUint(s)
@@ -51,6 +52,9 @@ func ParseInteger(raw json.RawMessage) (Amount, error) {
 	if len(raw) == 0 || bytes.Equal(raw, jsonNull) {
 		return Amount{}, nil
 	}
+	if v, ok := plainInteger(raw); ok {
+		return Some(v), nil
+	}
 	var n json.Number
 	if raw[0] == '"' || json.Unmarshal(raw, &n) != nil {
 		return Amount{}, fmt.Errorf("want an integer, got %s", describeRaw(raw))
@@ -60,6 +64,41 @@ func ParseInteger(raw json.RawMessage) (Amount, error) {
 		return Amount{}, fmt.Errorf("%s: %w", bare(n.String()), err)
 	}
 	return Some(v), nil
+}
+
+// plainInteger reads the common case of a JSON number, digits without a
+// leading zero that fit in 64 bits, the way ParseInteger reads them.
+func plainInteger(raw []byte) (uint64, bool) {
+	if len(raw) == 0 || len(raw) > 19 || raw[0] == '0' && len(raw) > 1 {
+		return 0, false
+	}
+	var v uint64
+	for _, b := range raw {
+		if b < '0' || b > '9' {
+			return 0, false
+		}
+		v = v*10 + uint64(b-'0')
+	}
+	return v, true
+}
+
+// PlainJSONString returns the value of a JSON string literal that needs
+// no decoding (no escape, no control character, valid UTF-8), as
+// json.Unmarshal would; false for any other raw value.
+func PlainJSONString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	inner := raw[1 : len(raw)-1]
+	for _, b := range inner {
+		if b == '"' || b == '\\' || b < 0x20 {
+			return "", false
+		}
+	}
+	if !utf8.Valid(inner) {
+		return "", false
+	}
+	return string(inner), true
 }
 
 // parseJSONInteger reads a valid JSON number literal that must be an exact

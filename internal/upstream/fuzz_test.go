@@ -254,3 +254,27 @@ func FuzzAPIError(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONCursor checks the cursor's reading of JSON against
+// encoding/json: what it reads to the end is valid JSON (json.Valid), and
+// every valid text without escapes in its keys is read to the end; Raw
+// gives the text without the whitespace around it.
+func FuzzJSONCursor(f *testing.F) {
+	for _, seed := range []string{`{"a":[1,-2.5e+3,"x\u00e9\n",true,false,null,{}]}`, ` [ ] `, `"\ud800"`, `01`, `{"a" 1}`, `[1,]`, "\"\xff\""} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c := NewJSONCursor(data)
+		raw := c.Raw()
+		read := c.End()
+		if read && !json.Valid(data) {
+			t.Fatalf("read invalid JSON %q", data)
+		}
+		if read && !bytes.Equal(raw, bytes.Trim(data, " \t\r\n")) {
+			t.Fatalf("Raw gave %q of %q", raw, data)
+		}
+		if !read && json.Valid(data) && !bytes.Contains(data, []byte(`\`)) && utf8.Valid(data) {
+			t.Fatalf("did not read valid JSON %q", data)
+		}
+	})
+}
