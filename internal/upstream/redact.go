@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -51,8 +53,43 @@ type Redactor struct {
 	minLen  int
 }
 
-// NewRedactor returns a Redactor for the non-empty secrets.
+// NewRedactor returns a Redactor for the non-empty secrets. A Redactor
+// never changes once made, and clients ask for one with the same secrets
+// several times per request: the last ones made are kept and given again.
 func NewRedactor(secrets ...string) *Redactor {
+	var b strings.Builder
+	for _, s := range secrets {
+		b.WriteString(strconv.Itoa(len(s)))
+		b.WriteByte(':')
+		b.WriteString(s)
+	}
+	key := b.String()
+	redactors.mu.Lock()
+	defer redactors.mu.Unlock()
+	if r, ok := redactors.made[key]; ok {
+		return r
+	}
+	if len(redactors.made) >= maxKeptRedactors {
+		// Keys rotate, and each rotation asks for new ones: start over
+		// rather than keep every secret ever seen.
+		clear(redactors.made)
+	}
+	r := newRedactor(secrets)
+	redactors.made[key] = r
+	return r
+}
+
+// maxKeptRedactors bounds the Redactors NewRedactor keeps: more than
+// the credentials of any configuration, each with its current and previous
+// keys.
+const maxKeptRedactors = 256
+
+var redactors = struct {
+	mu   sync.Mutex
+	made map[string]*Redactor // by the secrets, each after its length
+}{made: map[string]*Redactor{}}
+
+func newRedactor(secrets []string) *Redactor {
 	r := &Redactor{}
 	seen := map[string]bool{}
 	for _, s := range secrets {

@@ -87,3 +87,22 @@ func TestRedactorLargeInput(t *testing.T) {
 		t.Errorf("token survived in a large input")
 	}
 }
+
+// NewRedactor gives the Redactor it made for the same secrets again, and
+// never one made for other secrets that would join to the same text.
+func TestNewRedactorGivesTheOneMadeForTheSameSecrets(t *testing.T) {
+	a := NewRedactor("secret-one-8f2c", "token-two-1b9d")
+	if b := NewRedactor("secret-one-8f2c", "token-two-1b9d"); b != a {
+		t.Error("a second Redactor made for the same secrets")
+	}
+	joined := NewRedactor("secret-one-8f2c\x00token-two-1b9d")
+	if joined == a {
+		t.Fatal("the Redactor of two secrets given for one secret holding both")
+	}
+	if got := joined.Text("token-two-1b9d"); got != "token-two-1b9d" {
+		t.Errorf("the Redactor of one secret redacted a part of it: %q", got)
+	}
+	if got := a.Text("token-two-1b9d"); got != "<secret>" {
+		t.Errorf("Text = %q, want <secret>", got)
+	}
+}
