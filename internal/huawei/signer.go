@@ -66,7 +66,7 @@ func Sign(method string, u *url.URL, header http.Header, body []byte, creds Cred
 		return errors.New("huawei: Sign needs a URL and a header map")
 	}
 	date := now.UTC().Format(DateLayout)
-	if values := lowerHeaders(header)["x-sdk-date"]; len(values) > 0 {
+	if values := headerValues(header, DateHeader); len(values) > 0 {
 		t, err := time.Parse(DateLayout, headerValue(values))
 		if err != nil {
 			return fmt.Errorf("huawei: invalid %s header %q", DateHeader, headerValue(values))
@@ -89,9 +89,12 @@ func Sign(method string, u *url.URL, header http.Header, body []byte, creds Cred
 		// so that is the value the server will check.
 		values["host"] = []string{u.Host}
 	}
-	canonical := canonicalRequest(method, u.EscapedPath(), ParseQuery(u.RawQuery), values, signed, hashHex(body))
-	header.Set("Authorization", fmt.Sprintf("%s Access=%s, SignedHeaders=%s, Signature=%s",
-		SigningAlgorithm, creds.AccessKey, strings.Join(signed, ";"), signature(creds.SecretKey, date, canonical)))
+	payloadHash := emptyPayloadHash
+	if len(body) > 0 {
+		payloadHash = hashHex(body)
+	}
+	canonical := canonicalRequest(method, u.EscapedPath(), ParseQuery(u.RawQuery), values, signed, payloadHash)
+	header.Set("Authorization", SigningAlgorithm+" Access="+creds.AccessKey+", SignedHeaders="+strings.Join(signed, ";")+", Signature="+signature(creds.SecretKey, date, canonical))
 	return nil
 }
 
@@ -100,14 +103,25 @@ func Sign(method string, u *url.URL, header http.Header, body []byte, creds Cred
 // order.
 func canonicalRequest(method, escapedPath string, query url.Values, headers map[string][]string, signed []string, payloadHash string) string {
 	var b strings.Builder
-	b.WriteString(method + "\n")
-	b.WriteString(canonicalURI(escapedPath) + "\n")
-	b.WriteString(canonicalQueryString(query) + "\n")
-	for _, name := range signed {
-		b.WriteString(name + ":" + headerValue(headers[name]) + "\n")
+	b.Grow(256)
+	for _, part := range []string{method, canonicalURI(escapedPath), canonicalQueryString(query)} {
+		b.WriteString(part)
+		b.WriteByte('\n')
 	}
-	b.WriteString("\n")
-	b.WriteString(strings.Join(signed, ";") + "\n")
+	for _, name := range signed {
+		b.WriteString(name)
+		b.WriteByte(':')
+		b.WriteString(headerValue(headers[name]))
+		b.WriteByte('\n')
+	}
+	b.WriteByte('\n')
+	for i, name := range signed {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(name)
+	}
+	b.WriteByte('\n')
 	b.WriteString(payloadHash)
 	return b.String()
 }
@@ -225,6 +239,17 @@ func lowerHeaders(h http.Header) map[string][]string {
 	return out
 }
 
+// headerValues are the values of every spelling of name in h.
+func headerValues(h http.Header, name string) []string {
+	var values []string
+	for k, v := range h {
+		if strings.EqualFold(k, name) {
+			values = append(values, v...)
+		}
+	}
+	return values
+}
+
 // setHeader replaces every spelling of name; an empty value deletes it.
 func setHeader(h http.Header, name, value string) {
 	for k := range h {
@@ -244,6 +269,9 @@ func headerValue(values []string) string {
 	}
 	return strings.Join(trimmed, ",")
 }
+
+// emptyPayloadHash is hashHex of an empty body, that of every GET.
+var emptyPayloadHash = hashHex(nil)
 
 func hashHex(data []byte) string {
 	sum := sha256.Sum256(data)
