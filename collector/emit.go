@@ -2,8 +2,11 @@ package collector
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
+
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
@@ -26,6 +29,14 @@ type sampleBuilder struct {
 	count   int
 	samples samples
 	seen    map[string]struct{}
+	// The label pairs of the last sample, for the next one of the same
+	// label set (the quota and the usage of one resource share theirs).
+	lastKey    string
+	lastValues []string
+	lastPairs  []*dto.LabelPair
+	// slab holds the parts of the samples still to be built: a few
+	// allocations per answer rather than one per sample.
+	slab []metricParts
 }
 
 // buildSamples makes the samples of one target's answer, or fails when they
@@ -61,7 +72,8 @@ func (b *sampleBuilder) labels(what func() string, values ...string) ([]string, 
 }
 
 // gauge adds one quota sample; a value upstream left null gets none.
-// labelValues start with the target's name.
+// labelValues start with the target's name, and must not change
+// afterwards: the sample's label pairs point into them.
 func (b *sampleBuilder) gauge(f *family, a upstream.Amount, labelValues ...string) {
 	if !a.Valid {
 		return
@@ -70,5 +82,13 @@ func (b *sampleBuilder) gauge(f *family, a upstream.Amount, labelValues ...strin
 	if b.limit > 0 && b.count > b.limit {
 		return // counted, not built: the target fails anyway
 	}
-	b.samples.metrics = append(b.samples.metrics, f.sample(float64(a.Value), labelValues...))
+	if b.lastPairs == nil || b.lastKey != f.labelKey || !slices.Equal(b.lastValues, labelValues) {
+		b.lastKey, b.lastValues, b.lastPairs = f.labelKey, labelValues, f.labelPairs(labelValues)
+	}
+	if len(b.slab) == 0 {
+		b.slab = make([]metricParts, min(max(8, b.count), 256))
+	}
+	p := &b.slab[0]
+	b.slab = b.slab[1:]
+	b.samples.metrics = append(b.samples.metrics, sample{family: f, metric: p.build(float64(a.Value), b.lastPairs)})
 }

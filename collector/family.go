@@ -17,6 +17,9 @@ import (
 type family struct {
 	name, help string
 	labels     []string // in the order label values are given
+	// labelKey is the label names joined: families with the same one can
+	// share label pairs.
+	labelKey string
 	// order lists the label positions sorted by label name, the order of
 	// the label pairs in the exposition.
 	order []int
@@ -26,7 +29,7 @@ type family struct {
 // newFamily is prometheus.NewDesc for a gauge family written by Gather;
 // constLabels must be nil (none of the exporter's families has any).
 func newFamily(name, help string, labels []string, constLabels prometheus.Labels) *family {
-	f := &family{name: name, help: help, labels: labels, desc: prometheus.NewDesc(name, help, labels, constLabels)}
+	f := &family{name: name, help: help, labels: labels, labelKey: strings.Join(labels, ","), desc: prometheus.NewDesc(name, help, labels, constLabels)}
 	f.order = make([]int, len(labels))
 	for i := range labels {
 		f.order[i] = i
@@ -41,29 +44,41 @@ type sample struct {
 	metric *dto.Metric
 }
 
+// metricParts are the parts of one built sample, allocated together.
+type metricParts struct {
+	metric dto.Metric
+	gauge  dto.Gauge
+	value  float64
+}
+
+// build makes p a gauge sample of value with the label pairs.
+func (p *metricParts) build(value float64, pairs []*dto.LabelPair) *dto.Metric {
+	p.value = value
+	p.gauge.Value = &p.value
+	p.metric.Label, p.metric.Gauge = pairs, &p.gauge
+	return &p.metric
+}
+
 // sample builds one sample; labelValues are in the family's label order
 // and valid UTF-8.
 func (f *family) sample(value float64, labelValues ...string) sample {
-	// One allocation for the sample's parts instead of one for each: a
-	// scrape of 1,000 targets builds tens of thousands of samples.
-	type parts struct {
-		metric dto.Metric
-		gauge  dto.Gauge
-		value  float64
-	}
+	return sample{family: f, metric: new(metricParts).build(value, f.labelPairs(append([]string(nil), labelValues...)))}
+}
+
+// labelPairs are the label pairs of a sample with labelValues (in the
+// family's label order), sorted by label name. They point into
+// labelValues, which must not change afterwards, and may be shared by any
+// samples of the families with the same label names: the encoder only
+// reads them.
+func (f *family) labelPairs(labelValues []string) []*dto.LabelPair {
 	n := len(f.labels)
-	p := &parts{value: value}
 	pairs := make([]dto.LabelPair, n)
 	ptrs := make([]*dto.LabelPair, n)
-	values := make([]string, n)
 	for i, pos := range f.order {
-		values[i] = labelValues[pos]
-		pairs[i].Name, pairs[i].Value = &f.labels[pos], &values[i]
+		pairs[i].Name, pairs[i].Value = &f.labels[pos], &labelValues[pos]
 		ptrs[i] = &pairs[i]
 	}
-	p.gauge.Value = &p.value
-	p.metric.Label, p.metric.Gauge = ptrs, &p.gauge
-	return sample{family: f, metric: &p.metric}
+	return ptrs
 }
 
 // Desc and Write make a sample a prometheus.Metric, for Collect.
