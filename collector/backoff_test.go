@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cloudquota/cloudquota_exporter/internal/simcloud"
 	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
@@ -191,5 +193,48 @@ func TestWorkingKeyRefusedEverywhereStaysWithinTheBudget(t *testing.T) {
 	t.Logf("%d refused authentications", refused)
 	if refused > 5+1 {
 		t.Errorf("%d refused authentications in three scrapes, want at most 5 for hw and 1 for hw-temp", refused)
+	}
+}
+
+// A request queued for a slot while another target's request with the key
+// is refused goes out once the key's failure budget has room: its target
+// is up in this scrape, not held back with the message that the key backs
+// off, and the key sees one failure.
+func TestSiblingQueuedWhenAKeyIsRefusedStillGoesOut(t *testing.T) {
+	cloud := newTestCloud(t)
+	e := exporterWithSlots(turnsConfig(t, cloud.URL, 0, 8), 6)
+	if got := gather(t, e.Scrape(context.Background())); got[`cloudquota_up{service="cts",target="audit-0"}`] != 1 {
+		t.Fatal("targets not up before the fault")
+	}
+	var mu sync.Mutex
+	requests := 0
+	cloud.SetHook(func(w http.ResponseWriter, r *http.Request) bool {
+		if simcloud.OpOf(r) != simcloud.OpCTSQuotas {
+			return false
+		}
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if !first {
+			// On the wire when the first is refused: five of them hold
+			// the rest of the budget until they answer.
+			time.Sleep(300 * time.Millisecond)
+			return false
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		fmt.Fprint(w, `{"error_code":"APIGW.0301","error_msg":"Incorrect IAM authentication information: verify aksk signature fail","request_id":"r"}`)
+		return true
+	})
+	got := gather(t, e.Scrape(context.Background()))
+	down := 0
+	for i := range 8 {
+		if got[fmt.Sprintf(`cloudquota_up{service="cts",target="audit-%d"}`, i)] != 1 {
+			down++
+		}
+	}
+	if down != 1 {
+		t.Errorf("%d of 8 targets down after one refusal, want only the refused one: %v", down, withPrefix(got, "cloudquota_up{"))
 	}
 }

@@ -163,19 +163,11 @@ type Response struct {
 // *APIError; a failure to get an answer returns a *TransportError. Neither
 // contains the request URL.
 func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
-	if c.slots != nil {
-		select {
-		case c.slots <- struct{}{}:
-			defer func() { <-c.slots }()
-		case <-ctx.Done():
-			return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: fmt.Errorf("waiting for a free request slot: %w", ctx.Err())}
-		}
-	}
-	// The gate that admitted the request may hold it back now that it has
-	// a slot: the key may have been refused while it waited.
-	if err := admit(ctx); err != nil {
+	release, err := c.takeSlot(ctx, req)
+	if err != nil {
 		return nil, err
 	}
+	defer release()
 	if timeout, _ := ctx.Value(requestTimeoutKey{}).(time.Duration); timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)
@@ -194,6 +186,36 @@ func (c *Client) Do(ctx context.Context, req Request) (*Response, error) {
 		trace(event(req, resp, err, start, time.Now()))
 	}
 	return resp, err
+}
+
+// takeSlot waits for a request slot, and for the gate that admitted the
+// request to let it go out now that it has one: the key may have been
+// refused while it waited. When the gate wants it to wait for room in the
+// key's failure budget, the slot is given back meanwhile, so that the
+// requests the budget waits for are not kept from theirs.
+func (c *Client) takeSlot(ctx context.Context, req Request) (release func(), err error) {
+	for {
+		release = func() {}
+		if c.slots != nil {
+			select {
+			case c.slots <- struct{}{}:
+				release = func() { <-c.slots }
+			case <-ctx.Done():
+				return nil, &TransportError{Service: req.Service, Operation: req.Operation, Err: fmt.Errorf("waiting for a free request slot: %w", ctx.Err())}
+			}
+		}
+		err := admit(ctx)
+		if err == nil {
+			return release, nil
+		}
+		release()
+		if !errors.Is(err, errBudgetFull) {
+			return nil, err
+		}
+		if err := awaitAdmission(ctx); err != nil {
+			return nil, err
+		}
+	}
 }
 
 func (c *Client) do(ctx context.Context, req Request) (*Response, error) {

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -130,18 +131,38 @@ func (g *Gate) Do(ctx context.Context, call func(ctx context.Context) error, isA
 	if err != nil {
 		return err
 	}
-	err = call(context.WithValue(ctx, admissionKey{}, func() error { return g.recheck(t) }))
+	err = call(context.WithValue(ctx, admissionKey{}, admission{g: g, t: t}))
 	g.leave(t, err, err != nil && isAuthFailure(err))
 	return err
 }
 
 type admissionKey struct{}
 
+// admission is the gate's word on one request, asked again by Client.Do.
+type admission struct {
+	g *Gate
+	t *ticket
+}
+
+// errBudgetFull is recheck's answer for a request that must wait, without
+// its request slot, until the failure budget has room (awaitBudget).
+var errBudgetFull = errors.New("the key's failure budget is full")
+
 // admit is called by Client.Do once it holds a request slot: the request
-// may still be held back by the gate that admitted it.
+// may still be held back by the gate that admitted it, or have to give
+// the slot back and wait (errBudgetFull, then awaitAdmission).
 func admit(ctx context.Context) error {
-	if recheck, _ := ctx.Value(admissionKey{}).(func() error); recheck != nil {
-		return recheck()
+	if a, ok := ctx.Value(admissionKey{}).(admission); ok {
+		return a.g.recheck(a.t)
+	}
+	return nil
+}
+
+// awaitAdmission waits, holding no request slot, until the request that
+// admit found over the failure budget fits in it.
+func awaitAdmission(ctx context.Context) error {
+	if a, ok := ctx.Value(admissionKey{}).(admission); ok {
+		return a.g.awaitBudget(ctx, a.t)
 	}
 	return nil
 }
@@ -200,9 +221,9 @@ func (g *Gate) budgetLeft(now time.Time) bool {
 
 // recheck is asked once the request holds its request slot, just before
 // it is sent. A request admitted while the key worked goes out unless the
-// key failed since: then it counts against the failure budget like any
-// request of an unverified key, or is held back. It never waits: the
-// caller holds a slot.
+// key failed since: then it goes out if the failure budget has room, is
+// held back with its target or the key, or must wait for room
+// (errBudgetFull). It never waits itself: the caller holds a slot.
 func (g *Gate) recheck(t *ticket) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -215,13 +236,45 @@ func (g *Gate) recheck(t *ticket) error {
 			return err
 		}
 		if !g.budgetLeft(now) {
-			until := now.Add(time.Second)
-			return &BackoffError{Until: until, Left: time.Second, Key: true, Failures: len(g.failures), By: g.lastBy, Cause: g.cause}
+			return errBudgetFull
 		}
 	}
 	t.sent = true
 	g.sent++
 	return nil
+}
+
+// awaitBudget waits until the failure budget has room for t, a request
+// admitted while the key worked and found over the budget once it held a
+// slot (requests of other targets were on the wire when the key failed):
+// they end within their timeouts, and t goes out then, counted against
+// the budget, rather than failing this scrape. It waits as enter does.
+func (g *Gate) awaitBudget(ctx context.Context, t *ticket) error {
+	for {
+		g.mu.Lock()
+		now := g.now()
+		if err := g.heldBack(t.target, now); err != nil {
+			g.mu.Unlock()
+			return err
+		}
+		if g.verified || g.budgetLeft(now) {
+			// Admitted afresh: its answer is news of the key as it is now.
+			t.epoch, t.counted = g.epoch, !g.verified
+			if t.counted {
+				g.pending++
+			}
+			g.mu.Unlock()
+			return nil
+		}
+		wait := g.changed
+		g.mu.Unlock()
+		Park(ctx)
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // recentFailures are the key's failures in a row within the lock window.
