@@ -34,9 +34,17 @@ type sampleBuilder struct {
 	lastKey    string
 	lastValues []string
 	lastPairs  []*dto.LabelPair
-	// slab holds the parts of the samples still to be built: a few
-	// allocations per answer rather than one per sample.
-	slab []metricParts
+	// pending are the samples to build once the answer is read, all
+	// parts in one allocation: as many as there are samples, since a
+	// sample's parts live as long as any of them.
+	pending []pendingSample
+}
+
+// pendingSample is a sample to build.
+type pendingSample struct {
+	family *family
+	value  float64
+	pairs  []*dto.LabelPair
 }
 
 // buildSamples makes the samples of one target's answer, or fails when they
@@ -47,6 +55,11 @@ func buildSamples(target string, limit int, a answer) (samples, error) {
 	a.samples(b)
 	if limit > 0 && b.count > limit {
 		return samples{}, fmt.Errorf("the answer would give %d quota samples, more than the target's sample_limit of %d: raise sample_limit or split the target", b.count, limit)
+	}
+	parts := make([]metricParts, len(b.pending))
+	b.samples.metrics = make([]sample, len(b.pending))
+	for i, p := range b.pending {
+		b.samples.metrics[i] = sample{family: p.family, metric: parts[i].build(p.value, p.pairs)}
 	}
 	return b.samples, nil
 }
@@ -83,12 +96,11 @@ func (b *sampleBuilder) gauge(f *family, a upstream.Amount, labelValues ...strin
 		return // counted, not built: the target fails anyway
 	}
 	if b.lastPairs == nil || b.lastKey != f.labelKey || !slices.Equal(b.lastValues, labelValues) {
-		b.lastKey, b.lastValues, b.lastPairs = f.labelKey, labelValues, f.labelPairs(labelValues)
+		var prev []*dto.LabelPair
+		if b.lastKey == f.labelKey {
+			prev = b.lastPairs
+		}
+		b.lastKey, b.lastValues, b.lastPairs = f.labelKey, labelValues, f.labelPairs(labelValues, prev)
 	}
-	if len(b.slab) == 0 {
-		b.slab = make([]metricParts, min(max(8, b.count), 256))
-	}
-	p := &b.slab[0]
-	b.slab = b.slab[1:]
-	b.samples.metrics = append(b.samples.metrics, sample{family: f, metric: p.build(float64(a.Value), b.lastPairs)})
+	b.pending = append(b.pending, pendingSample{family: f, value: float64(a.Value), pairs: b.lastPairs})
 }

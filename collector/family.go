@@ -62,21 +62,34 @@ func (p *metricParts) build(value float64, pairs []*dto.LabelPair) *dto.Metric {
 // sample builds one sample; labelValues are in the family's label order
 // and valid UTF-8.
 func (f *family) sample(value float64, labelValues ...string) sample {
-	return sample{family: f, metric: new(metricParts).build(value, f.labelPairs(append([]string(nil), labelValues...)))}
+	return sample{family: f, metric: new(metricParts).build(value, f.labelPairs(append([]string(nil), labelValues...), nil))}
 }
 
 // labelPairs are the label pairs of a sample with labelValues (in the
 // family's label order), sorted by label name. They point into
 // labelValues, which must not change afterwards, and may be shared by any
 // samples of the families with the same label names: the encoder only
-// reads them.
-func (f *family) labelPairs(labelValues []string) []*dto.LabelPair {
-	n := len(f.labels)
-	pairs := make([]dto.LabelPair, n)
-	ptrs := make([]*dto.LabelPair, n)
+// reads them. So prev, the pairs of another sample of such a family (or
+// nil), gives those of its pairs that have the same value: the target,
+// project and site of one answer's samples are the same.
+func (f *family) labelPairs(labelValues []string, prev []*dto.LabelPair) []*dto.LabelPair {
+	ptrs := make([]*dto.LabelPair, len(f.labels))
+	fresh := 0
 	for i, pos := range f.order {
-		pairs[i].Name, pairs[i].Value = &f.labels[pos], &labelValues[pos]
-		ptrs[i] = &pairs[i]
+		if prev != nil && prev[i].GetValue() == labelValues[pos] {
+			ptrs[i] = prev[i]
+		} else {
+			fresh++
+		}
+	}
+	pairs := make([]dto.LabelPair, fresh)
+	for i, pos := range f.order {
+		if ptrs[i] == nil {
+			p := &pairs[len(pairs)-fresh]
+			fresh--
+			p.Name, p.Value = &f.labels[pos], &labelValues[pos]
+			ptrs[i] = p
+		}
 	}
 	return ptrs
 }

@@ -131,14 +131,14 @@ func targetSamples(t *target, out outcome, elapsed time.Duration) []sample {
 		ms = make([]sample, 0, len(out.samples.metrics)+4)
 		ms = append(ms, out.samples.metrics...)
 	}
-	ms = append(ms,
-		upDesc.sample(up, t.name, t.service),
-		collectDurationDesc.sample(elapsed.Seconds(), t.name, t.service))
-	if last := t.lastSuccessTime(); !last.IsZero() {
-		ms = append(ms, lastSuccessDesc.sample(float64(last.UnixNano())/1e9, t.name, t.service))
+	h := t.health()
+	parts := new([4]metricParts) // one allocation for the four
+	ms = append(ms, h.sample(upDesc, &parts[0], up), h.sample(collectDurationDesc, &parts[1], elapsed.Seconds()))
+	if !h.lastSuccess.IsZero() {
+		ms = append(ms, h.sample(lastSuccessDesc, &parts[2], float64(h.lastSuccess.UnixNano())/1e9))
 	}
-	if offset, ok := t.lastClockOffset(); ok {
-		ms = append(ms, clockOffsetDesc.sample(offset.Seconds(), t.name, t.service))
+	if h.clockOffsetKnown {
+		ms = append(ms, h.sample(clockOffsetDesc, &parts[3], h.clockOffset.Seconds()))
 	}
 	return ms
 }

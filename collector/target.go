@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-kit/log"
 	"github.com/go-kit/log/level"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/cloudquota/cloudquota_exporter/internal/upstream"
 )
@@ -63,6 +64,8 @@ type target struct {
 	// answer that had one.
 	clockOffset      time.Duration
 	clockOffsetKnown bool
+	// healthPairs are the label pairs of the health samples.
+	healthPairs []*dto.LabelPair
 }
 
 // sharedPoll is one upstream poll that any number of scrapes wait for. It
@@ -209,18 +212,39 @@ func (t *target) startPoll(release func()) *sharedPoll {
 	return p
 }
 
-// lastClockOffset is upstream's clock minus ours, if any answer said.
-func (t *target) lastClockOffset() (time.Duration, bool) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.clockOffset, t.clockOffsetKnown
+// healthState is what a target's health samples say besides up and the
+// collect duration, with their label pairs.
+type healthState struct {
+	// lastSuccess is when upstream last answered well, zero if never.
+	lastSuccess time.Time
+	// clockOffset is upstream's clock minus ours, if any answer said.
+	clockOffset      time.Duration
+	clockOffsetKnown bool
+	target, service  string
+	pairs            []*dto.LabelPair // of upDesc: target and service
 }
 
-// lastSuccessTime is when upstream last answered well, zero if never.
-func (t *target) lastSuccessTime() time.Time {
+// health returns the target's health state.
+func (t *target) health() healthState {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.lastSuccess
+	if t.healthPairs == nil {
+		// A target's name and service never change: its health samples
+		// share these pairs from scrape to scrape.
+		t.healthPairs = upDesc.labelPairs([]string{t.name, t.service}, nil)
+	}
+	return healthState{lastSuccess: t.lastSuccess, clockOffset: t.clockOffset, clockOffsetKnown: t.clockOffsetKnown,
+		target: t.name, service: t.service, pairs: t.healthPairs}
+}
+
+// sample builds a health sample of f, whose labels are target and
+// service, in p.
+func (h healthState) sample(f *family, p *metricParts, value float64) sample {
+	pairs := h.pairs
+	if f.labelKey != upDesc.labelKey {
+		pairs = f.labelPairs([]string{h.target, h.service}, nil)
+	}
+	return sample{family: f, metric: p.build(value, pairs)}
 }
 
 // logOutcome logs a finished poll once, however many scrapes shared it.
