@@ -98,7 +98,7 @@ func (l *projectLookup) get(ctx context.Context, timeout time.Duration) (string,
 		}(l.client, l.generation)
 	}
 	l.mu.Unlock()
-	upstream.Park(ctx)
+	defer upstream.Park(ctx)()
 	select {
 	case <-call.done:
 		return call.id, call.err

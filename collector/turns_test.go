@@ -66,6 +66,9 @@ func (e *Exporter) polling() int {
 
 // A scrape of many targets starts only two per request slot: the others
 // wait without a goroutine or a poll of their own, and all are served.
+// This holds at start-up too, while the key is not known to work and the
+// targets past its failure budget wait for its first answers: a short
+// wait for what others fetch keeps the turn.
 func TestScrapeStartsTwoTargetsPerRequestSlot(t *testing.T) {
 	cloud := newTestCloud(t)
 	release := make(chan struct{})
@@ -78,13 +81,15 @@ func TestScrapeStartsTwoTargetsPerRequestSlot(t *testing.T) {
 		}
 		return false
 	})
-	e := exporterWithSlots(turnsConfig(t, cloud.URL, 0, 40), 2)
+	// Three slots, six turns: three requests hang, two more are admitted
+	// against the key's budget of 5, and the sixth target waits for room.
+	e := exporterWithSlots(turnsConfig(t, cloud.URL, 0, 40), 3)
 	done := make(chan map[string]float64)
 	go func() { done <- gather(t, e.Scrape(context.Background())) }()
-	testutil.WaitFor(t, func() bool { return hanging.Load() == 2 })
-	// The two slots' targets and the two ready to take them.
-	if n := e.polling(); n != 4 {
-		t.Errorf("%d targets polling while 2 requests hang with 2 slots, want 4", n)
+	testutil.WaitFor(t, func() bool { return hanging.Load() == 3 })
+	time.Sleep(200 * time.Millisecond) // well within upstream.parkDelay
+	if n := e.polling(); n != 6 {
+		t.Errorf("%d targets polling while 3 requests hang with 3 slots, want 6", n)
 	}
 	close(release)
 	got := <-done

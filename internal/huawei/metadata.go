@@ -120,7 +120,7 @@ func (m *MetadataSource) get(ctx context.Context, usable func(now time.Time) boo
 	f.waiters++
 	m.mu.Unlock()
 
-	upstream.Park(ctx)
+	defer upstream.Park(ctx)()
 	select {
 	case <-f.done:
 		return f.keys, f.err

@@ -72,10 +72,12 @@ func (c *Client) Spaces(ctx context.Context, maxAge time.Duration) (*SpaceList, 
 	case c.listing <- struct{}{}:
 	default:
 		// Another target of the library is listing: wait for its list.
-		upstream.Park(ctx)
+		unpark := upstream.Park(ctx)
 		select {
 		case c.listing <- struct{}{}:
+			unpark()
 		case <-ctx.Done():
+			unpark()
 			return nil, ctx.Err()
 		}
 	}

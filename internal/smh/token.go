@@ -70,7 +70,7 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 	}
 	c.mu.Unlock()
 
-	upstream.Park(ctx)
+	defer upstream.Park(ctx)()
 	select {
 	case <-f.done:
 		if f.err != nil {

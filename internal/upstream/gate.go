@@ -189,10 +189,12 @@ func (g *Gate) enter(ctx context.Context, target string) (*ticket, error) {
 		}
 		wait := g.changed
 		g.mu.Unlock()
-		Park(ctx)
+		unpark := Park(ctx)
 		select {
 		case <-wait:
+			unpark()
 		case <-ctx.Done():
+			unpark()
 			return nil, ctx.Err()
 		}
 	}
@@ -268,10 +270,12 @@ func (g *Gate) awaitBudget(ctx context.Context, t *ticket) error {
 		}
 		wait := g.changed
 		g.mu.Unlock()
-		Park(ctx)
+		unpark := Park(ctx)
 		select {
 		case <-wait:
+			unpark()
 		case <-ctx.Done():
+			unpark()
 			return ctx.Err()
 		}
 	}
