@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	dto "github.com/prometheus/client_model/go"
@@ -50,9 +51,16 @@ type pendingSample struct {
 // buildSamples makes the samples of one target's answer, or fails when they
 // would be more than limit (0: no limit).
 func buildSamples(target string, limit int, a answer) (samples, error) {
-	b := &sampleBuilder{target: target, limit: limit, seen: map[string]struct{}{}}
+	pending := pendingPool.Get().(*[]pendingSample)
+	defer func() {
+		clear(*pending) // no label pairs kept alive by the pool
+		*pending = (*pending)[:0]
+		pendingPool.Put(pending)
+	}()
+	b := &sampleBuilder{target: target, limit: limit, seen: map[string]struct{}{}, pending: *pending}
 	b.samples.skipped = append(b.samples.skipped, a.skipped()...)
 	a.samples(b)
+	*pending = b.pending
 	if limit > 0 && b.count > limit {
 		return samples{}, fmt.Errorf("the answer would give %d quota samples, more than the target's sample_limit of %d: raise sample_limit or split the target", b.count, limit)
 	}
@@ -63,6 +71,10 @@ func buildSamples(target string, limit int, a answer) (samples, error) {
 	}
 	return b.samples, nil
 }
+
+// pendingPool holds the builders' lists of samples to build, which are
+// only needed while an answer is read.
+var pendingPool = sync.Pool{New: func() any { return new([]pendingSample) }}
 
 // labels returns the label values of one upstream element with invalid
 // UTF-8 mended (it would make the metric unexportable), and false when an

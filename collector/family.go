@@ -108,12 +108,17 @@ func (s collectedSample) Write(out *dto.Metric) error {
 // registry sorts them (families by name, samples by their label values),
 // so that the exposition is byte for byte what a registry would write.
 func families(samples []sample) []*dto.MetricFamily {
-	byName := map[*family]*dto.MetricFamily{}
-	var out []*dto.MetricFamily
+	counts := map[*family]int{}
+	for _, s := range samples {
+		counts[s.family]++
+	}
+	byName := make(map[*family]*dto.MetricFamily, len(counts))
+	out := make([]*dto.MetricFamily, 0, len(counts))
 	for _, s := range samples {
 		mf := byName[s.family]
 		if mf == nil {
-			mf = &dto.MetricFamily{Name: &s.family.name, Help: &s.family.help, Type: dto.MetricType_GAUGE.Enum()}
+			mf = &dto.MetricFamily{Name: &s.family.name, Help: &s.family.help, Type: dto.MetricType_GAUGE.Enum(),
+				Metric: make([]*dto.Metric, 0, counts[s.family])}
 			byName[s.family] = mf
 			out = append(out, mf)
 		}

@@ -54,12 +54,12 @@ func (s *Scrape) Gather() ([]*dto.MetricFamily, error) {
 // s.turns targets are under way at once (0: all of them): a target waits
 // for a request slot anyway, and one that has not started costs no
 // goroutine, no stack for the garbage collector to scan and no poll state.
-// A target gives its turn back as soon as it only waits for what another
-// is fetching (upstream.Park), so that nothing shared that hangs holds the
-// rest of the scrape back. Once the scrape's context ends, the targets
-// left start at once, and end at once.
+// A target gives its turn back when its poll ends, and when it waits long
+// for what another is fetching (upstream.Park), so that nothing shared
+// that hangs holds the rest of the scrape back. Once the scrape's context
+// ends, the targets left start at once, and end at once.
 func (s *Scrape) run() []sample {
-	perTarget := make([][]sample, len(s.targets))
+	perTarget := make([]targetResult, len(s.targets))
 	var turns chan struct{}
 	if s.turns > 0 && s.turns < len(s.targets) {
 		turns = make(chan struct{}, s.turns)
@@ -81,20 +81,27 @@ func (s *Scrape) run() []sample {
 	}
 	wg.Wait()
 	n := 0
-	for _, ms := range perTarget {
-		n += len(ms)
+	for _, r := range perTarget {
+		n += len(r.quotas) + len(r.health)
 	}
 	all := make([]sample, 0, n+2*len(s.targets))
-	for _, ms := range perTarget {
-		all = append(all, ms...)
+	for _, r := range perTarget {
+		all = append(all, r.quotas...)
+		all = append(all, r.health...)
 	}
 	s.credentialSamples(func(m sample) { all = append(all, m) })
 	return all
 }
 
+// targetResult are the samples of one target in a scrape: those of its
+// answer, when it is up, and its health samples.
+type targetResult struct {
+	quotas, health []sample
+}
+
 // scrapeTarget fetches one target's data, giving its turn back once the
 // data is there or it only waits for it, and returns its samples.
-func (s *Scrape) scrapeTarget(t *target, release func()) []sample {
+func (s *Scrape) scrapeTarget(t *target, release func()) targetResult {
 	start := s.now()
 	out := t.fetch(s.ctx, release)
 	end := s.now()
@@ -123,16 +130,17 @@ func (s *Scrape) credentialSamples(emit func(sample)) {
 
 // targetSamples are a target's quota samples, when it is up, and its
 // health samples.
-func targetSamples(t *target, out outcome, elapsed time.Duration) []sample {
+func targetSamples(t *target, out outcome, elapsed time.Duration) targetResult {
+	var r targetResult
 	up := 0.0
-	var ms []sample
 	if out.err == nil {
 		up = 1
-		ms = make([]sample, 0, len(out.samples.metrics)+4)
-		ms = append(ms, out.samples.metrics...)
+		r.quotas = out.samples.metrics
 	}
 	h := t.health()
-	parts := new([4]metricParts) // one allocation for the four
+	// One allocation for the four health samples and one for their list.
+	parts := new([4]metricParts)
+	ms := make([]sample, 0, len(parts))
 	ms = append(ms, h.sample(upDesc, &parts[0], up), h.sample(collectDurationDesc, &parts[1], elapsed.Seconds()))
 	if !h.lastSuccess.IsZero() {
 		ms = append(ms, h.sample(lastSuccessDesc, &parts[2], float64(h.lastSuccess.UnixNano())/1e9))
@@ -140,5 +148,6 @@ func targetSamples(t *target, out outcome, elapsed time.Duration) []sample {
 	if h.clockOffsetKnown {
 		ms = append(ms, h.sample(clockOffsetDesc, &parts[3], h.clockOffset.Seconds()))
 	}
-	return ms
+	r.health = ms
+	return r
 }

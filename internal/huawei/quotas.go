@@ -109,6 +109,10 @@ func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, boo
 			siteID = c.Raw()
 			continue
 		}
+		// Room for as many resources as the body could hold, about: an
+		// entry takes some 50 bytes or more, and the list lives only as
+		// long as the answer is read.
+		q.Resources = make([]Resource, 0, len(body)/48+1)
 		for index := range c.Array() {
 			raw, ok := rawResourceAt(c)
 			if !ok {
@@ -121,9 +125,6 @@ func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, boo
 	}
 	if !c.End() || !seen[0] {
 		return nil, Quotas{}, false
-	}
-	if q.Resources == nil {
-		q.Resources = []Resource{}
 	}
 	fields := map[string]json.RawMessage{}
 	if siteID != nil {
