@@ -179,6 +179,9 @@ type probe struct {
 	newConns int
 	record   bool
 	events   []requestEvent
+	// lastIn and lastOut are when the last request since reset reached
+	// the cloud and when the last one's latency ended (its answer went).
+	lastIn, lastOut time.Time
 }
 
 // requestEvent is one data request, for counting polls per target per
@@ -201,6 +204,7 @@ func (p *probe) hook(w http.ResponseWriter, r *http.Request) bool {
 		p.conns[r.RemoteAddr] = true
 		p.newConns++
 	}
+	p.lastIn = now
 	if p.record && r.URL.Path != "/api/v1/token" {
 		p.events = append(p.events, requestEvent{at: now, key: r.URL.Path + "?" + r.URL.Query().Get("site_id")})
 	}
@@ -215,6 +219,7 @@ func (p *probe) hook(w http.ResponseWriter, r *http.Request) bool {
 	}
 	p.mu.Lock()
 	p.inflight--
+	p.lastOut = time.Now()
 	p.mu.Unlock()
 	return false
 }
@@ -226,6 +231,15 @@ func (p *probe) reset(record bool) {
 	defer p.mu.Unlock()
 	p.peak, p.newConns = p.inflight, 0
 	p.record, p.events = record, nil
+	p.lastIn, p.lastOut = time.Time{}, time.Time{}
+}
+
+// window returns when the last request since reset reached the cloud and
+// when the last answer left it (zero when none came).
+func (p *probe) window() (lastIn, lastOut time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.lastIn, p.lastOut
 }
 
 // snapshot returns the peak in flight and the connections opened since

@@ -503,6 +503,7 @@ func (m *measurement) finish(ctx context.Context) error {
 		durations[i] = res.duration
 	}
 	r.p50, r.p99 = benchutil.Percentile(durations, 0.50), benchutil.Percentile(durations, 0.99)
+	r.timeline = timelineOf(results)
 	last := results[n-1]
 	if sc.ha {
 		// The last scrapes of the pair overlapped; one more, alone, once

@@ -30,6 +30,7 @@ type side struct {
 // comparison table.
 type refRow struct {
 	p50             time.Duration
+	timeline        timeline
 	cpuPerScrape    float64 // seconds
 	limit           time.Duration
 	ratio           float64 // p50 / limit; NaN without one
@@ -129,6 +130,9 @@ func (m *measurement) scrapeCounted(ctx context.Context, s *scraper, t *tally) (
 	}
 	after := m.f.cloud.Counts()
 	peak, conns, _ := m.f.probe.snapshot()
+	if lastIn, lastOut := m.f.probe.window(); err == nil && !lastIn.IsZero() {
+		res.sendPhase, res.tail = lastIn.Sub(res.start), res.start.Add(res.duration).Sub(lastOut)
+	}
 	t.data += dataRequests(after) - dataRequests(before)
 	t.tokens += after[simcloud.OpSMHToken] - before[simcloud.OpSMHToken]
 	t.newConns += conns
@@ -152,6 +156,7 @@ func (r *side) finish(er *row) error {
 	}
 	rr := &r.row
 	rr.p50 = benchutil.Percentile(durations, 0.50)
+	rr.timeline = timelineOf(r.results)
 	rr.cpuPerScrape = er.refCPU / float64(n)
 	last := r.results[n-1]
 	rr.series, rr.bodyBytes = last.quotaSamples, last.bytes
@@ -233,4 +238,31 @@ func (f *fleet) referenceJSON() ([]byte, error) {
 			Credentials: cred, SpaceIDs: t.spaceIDs, ProjectID: t.projectID, SiteIDs: t.siteIDs})
 	}
 	return json.Marshal(cfg)
+}
+
+// timeline is the median scrape's timeline (scrapeResult.sendPhase and
+// tail): where the time above the injected latency goes.
+type timeline struct {
+	sendPhase, tail time.Duration
+}
+
+func timelineOf(results []scrapeResult) timeline {
+	send := make([]time.Duration, 0, len(results))
+	tail := make([]time.Duration, 0, len(results))
+	for _, res := range results {
+		if res.sendPhase > 0 {
+			send, tail = append(send, res.sendPhase), append(tail, res.tail)
+		}
+	}
+	if len(send) == 0 {
+		return timeline{}
+	}
+	return timeline{benchutil.Percentile(send, 0.50), benchutil.Percentile(tail, 0.50)}
+}
+
+func (t timeline) String() string {
+	if t == (timeline{}) {
+		return "n/a"
+	}
+	return fmt.Sprintf("last upstream request sent %s after the scrape began, answer read %s after the last upstream answer", fmtDur(t.sendPhase), fmtDur(t.tail))
 }

@@ -53,6 +53,7 @@ type row struct {
 	nextGCFirst, nextGCLast float64
 	limit                   time.Duration
 	ratio                   float64 // NaN when there is no limit
+	timeline                timeline
 	peakInflight            int
 	newConns                int
 	warnLogs                int
@@ -192,6 +193,7 @@ func printReport(w io.Writer, o *options, args []string, rows []*row) {
 		if ref := r.ref; ref != nil {
 			fmt.Fprintf(w, "  - reference client: answer %s uncompressed, %d SMH token requests after its warm-up, CPU %s per scrape\n",
 				fmtBytes(ref.bodyBytes), ref.tokensAfterWarm, fmtCPU(ref.cpuPerScrape))
+			fmt.Fprintf(w, "  - timeline of the median scrape: exporter %s; reference %s\n", r.timeline, ref.timeline)
 			for _, g := range r.floorGoals() {
 				fmt.Fprintf(w, "  - floor: %s: %s (goal %s) %s\n", g.name, g.got, g.want, passMiss(g.pass))
 			}

@@ -33,11 +33,17 @@ func newScraper(base string, timeout time.Duration) *scraper {
 
 // scrapeResult is what one scrape measured and found.
 type scrapeResult struct {
-	duration     time.Duration
-	bytes        int
-	quotaSamples int
-	up, down     int
-	downTargets  []string
+	start    time.Time
+	duration time.Duration
+	// The scrape's timeline as the cloud saw it (alternate scrapes only):
+	// from its start until its last upstream request reached the cloud,
+	// and from the last upstream answer until the scrape's answer was
+	// read. Between the two lies the injected latency.
+	sendPhase, tail time.Duration
+	bytes           int
+	quotaSamples    int
+	up, down        int
+	downTargets     []string
 	// The exporter's own metrics; NaN when absent.
 	goroutines, heapInuse, nextGC, cpuSeconds, rss float64
 }
@@ -72,7 +78,7 @@ func (s *scraper) scrape(ctx context.Context) (scrapeResult, error) {
 	if err != nil {
 		return scrapeResult{}, fmt.Errorf("scrape: parsing the answer: %w", err)
 	}
-	r := scrapeResult{duration: elapsed, bytes: len(body), goroutines: nan, heapInuse: nan, nextGC: nan, cpuSeconds: nan, rss: nan}
+	r := scrapeResult{start: start, duration: elapsed, bytes: len(body), goroutines: nan, heapInuse: nan, nextGC: nan, cpuSeconds: nan, rss: nan}
 	for _, sample := range samples {
 		r.add(sample)
 	}
