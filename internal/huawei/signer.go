@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -65,7 +66,7 @@ func Sign(method string, u *url.URL, header http.Header, body []byte, creds Cred
 	if u == nil || header == nil {
 		return errors.New("huawei: Sign needs a URL and a header map")
 	}
-	date := now.UTC().Format(DateLayout)
+	date := formatDate(now)
 	if values := headerValues(header, DateHeader); len(values) > 0 {
 		t, err := time.Parse(DateLayout, headerValue(values))
 		if err != nil {
@@ -269,6 +270,26 @@ func headerValue(values []string) string {
 	}
 	return strings.Join(trimmed, ",")
 }
+
+// formatDate is now in DateLayout. It is the same text for a whole
+// second, so the last one is kept: every request is signed with it.
+func formatDate(now time.Time) string {
+	now = now.UTC()
+	second := now.Unix()
+	if last := lastDate.Load(); last != nil && last.second == second {
+		return last.text
+	}
+	text := now.Format(DateLayout)
+	lastDate.Store(&formattedDate{second: second, text: text})
+	return text
+}
+
+type formattedDate struct {
+	second int64
+	text   string
+}
+
+var lastDate atomic.Pointer[formattedDate]
 
 // emptyPayloadHash is hashHex of an empty body, that of every GET.
 var emptyPayloadHash = hashHex(nil)

@@ -242,7 +242,7 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 	}
 	defer httpResp.Body.Close()
 
-	body, readErr := readCapped(httpResp.Body, c.maxBody)
+	body, readErr := readCapped(httpResp.Body, httpResp.ContentLength, c.maxBody)
 	resp := &Response{
 		StatusCode: httpResp.StatusCode,
 		Header:     httpResp.Header,
@@ -264,8 +264,13 @@ func (c *Client) do(ctx context.Context, req Request) (*Response, error) {
 // ErrBodyTooLarge is wrapped by the error for an answer above the size cap.
 var ErrBodyTooLarge = errors.New("response body too large")
 
-func readCapped(r io.Reader, limit int64) ([]byte, error) {
+// readCapped reads a body of at most limit bytes; size is its
+// Content-Length (-1 when unknown), which saves growing the buffer.
+func readCapped(r io.Reader, size, limit int64) ([]byte, error) {
 	var buf bytes.Buffer
+	if size >= 0 && size <= limit {
+		buf.Grow(int(size) + bytes.MinRead)
+	}
 	n, err := buf.ReadFrom(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading response body: %w", unwrapURLError(err))
