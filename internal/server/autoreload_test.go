@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -80,5 +81,33 @@ func TestAutoReloadRetriesUntilTheSecretFileAppears(t *testing.T) {
 	testutil.WaitFor(t, func() bool { code, _ := e.get(t, "/probe?target=audit-late"); return code == http.StatusOK })
 	if n := strings.Count(e.logs.String(), "Configuration reload failed"); n != 1 {
 		t.Errorf("the missing file was logged %d times, want once", n)
+	}
+}
+
+// A file that changes while a reload is under way (after the reload read
+// it) is reloaded at the next interval, not taken for what was loaded.
+func TestAutoReloadSeesAChangeMadeDuringAReload(t *testing.T) {
+	var duringLoad atomic.Pointer[func()]
+	e := newEnv(t, envOptions{afterLoad: func() {
+		if f := duringLoad.Swap(nil); f != nil {
+			(*f)()
+		}
+	}})
+	secretFile := filepath.Join(filepath.Dir(e.configPath), "media.secret")
+	writeAtomically(t, secretFile, "demo-library-secret-prod\n")
+	e.apply(t, strings.Replace(e.yaml, "library_secret: demo-library-secret-prod", "library_secret_file: "+secretFile, 1))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go e.srv.AutoReload(ctx, 10*time.Millisecond)
+	reloads := func() int { return strings.Count(e.logs.String(), `msg="Configuration reloaded"`) }
+	time.Sleep(100 * time.Millisecond)
+
+	rotate := func() { writeAtomically(t, secretFile, "rotated-wrong-secret\n") }
+	duringLoad.Store(&rotate)
+	e.writeConfig(t, strings.Replace(e.yaml, "name: audit-dev", "name: audit-renamed", 1))
+	testutil.WaitFor(t, func() bool { return reloads() == 2 })
+	if _, body := e.get(t, "/probe?target=media-prod", scrapeTimeoutHeader, "10"); !strings.Contains(body, `cloudquota_up{service="smh",target="media-prod"} 0`) {
+		t.Errorf("the secret rotated during the first reload was not used:\n%s", body)
 	}
 }

@@ -38,6 +38,9 @@ type envOptions struct {
 	// transport replaces the upstream client's own (nil: the production
 	// transport).
 	transport http.RoundTripper
+	// afterLoad, when set, runs after every load of the configuration
+	// file, before the server applies it.
+	afterLoad func()
 }
 
 func newEnv(t *testing.T, o envOptions) *env {
@@ -54,8 +57,14 @@ func newEnv(t *testing.T, o envOptions) *env {
 		t.Fatal(err)
 	}
 	e.srv, err = New(Options{
-		Name:          "cloudquota_exporter",
-		Load:          func() (*config.Config, error) { return config.Load(e.configPath, false) },
+		Name: "cloudquota_exporter",
+		Load: func() (*config.Config, error) {
+			cfg, err := config.Load(e.configPath, false)
+			if o.afterLoad != nil {
+				o.afterLoad()
+			}
+			return cfg, err
+		},
 		ConfigFile:    e.configPath,
 		Logger:        logger,
 		MetricsPath:   "/metrics",

@@ -11,6 +11,7 @@ import (
 	stdlog "log"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -223,6 +224,7 @@ func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
 			}
 			level.Info(s.logger).Log("msg", "Configuration files changed; reloading", "file", s.opts.ConfigFile)
 		}
+		files := s.holder.Config().Files()
 		switch _, err := s.Load(); {
 		case err == nil:
 			level.Info(s.logger).Log("msg", "Configuration reloaded")
@@ -231,7 +233,14 @@ func (s *Server) AutoReload(ctx context.Context, interval time.Duration) {
 			level.Error(s.logger).Log("msg", "Configuration reload failed; keeping the previous configuration", "err", err)
 			failed = err.Error()
 		}
-		last = config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+		// The files as they were before the reload read them: a change
+		// made while it ran is then seen at the next interval (a digest
+		// taken after the reload would take it for what was loaded). Only
+		// a configuration that names other files needs a digest of its own.
+		last = now
+		if !slices.Equal(files, s.holder.Config().Files()) {
+			last = config.ContentDigest(s.opts.ConfigFile, s.holder.Config())
+		}
 		pending = last
 	}
 }
