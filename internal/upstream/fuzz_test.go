@@ -258,7 +258,8 @@ func FuzzAPIError(f *testing.F) {
 // FuzzJSONCursor checks the cursor's reading of JSON against
 // encoding/json: what it reads to the end is valid JSON (json.Valid), and
 // every valid text without escapes in its keys is read to the end; Raw
-// gives the text without the whitespace around it.
+// gives the text without the whitespace around it; validJSON is
+// json.Valid.
 func FuzzJSONCursor(f *testing.F) {
 	for _, seed := range []string{`{"a":[1,-2.5e+3,"x\u00e9\n",true,false,null,{}]}`, ` [ ] `, `"\ud800"`, `01`, `{"a" 1}`, `[1,]`, "\"\xff\""} {
 		f.Add([]byte(seed))
@@ -275,6 +276,9 @@ func FuzzJSONCursor(f *testing.F) {
 		}
 		if !read && json.Valid(data) && !bytes.Contains(data, []byte(`\`)) && utf8.Valid(data) {
 			t.Fatalf("did not read valid JSON %q", data)
+		}
+		if validJSON(data) != json.Valid(data) {
+			t.Fatalf("validJSON(%q) = %v, json.Valid says otherwise", data, !json.Valid(data))
 		}
 	})
 }

@@ -174,7 +174,7 @@ func (r *Redactor) JSON(body []byte) []byte {
 	if r == nil || len(r.needles) == 0 {
 		return body
 	}
-	if json.Valid(body) {
+	if validJSON(body) {
 		body = r.jsonStrings(body)
 	}
 	for _, s := range r.raw {
