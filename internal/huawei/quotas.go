@@ -92,27 +92,18 @@ var (
 func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, bool) {
 	var q Quotas
 	var siteID json.RawMessage
-	var seen [2]bool
+	haveResources := false
 	c := upstream.NewJSONCursor(body)
-	for key := range c.Object() {
-		i := c.Key(key, answerKeys)
-		switch {
-		case i < 0:
-			c.Skip()
-			continue
-		case seen[i]:
-			c.Fail()
-			continue
-		}
-		seen[i] = true
+	for i := range c.Fields(answerKeys) {
 		if i == 1 {
 			siteID = c.Raw()
 			continue
 		}
-		// Room for as many resources as the body could hold, about: an
-		// entry takes some 50 bytes or more, and the list lives only as
-		// long as the answer is read.
-		q.Resources = make([]Resource, 0, len(body)/48+1)
+		haveResources = true
+		// Room for as many resources as the body could hold, about (an
+		// entry takes some 50 bytes or more), up to a thousand: the list
+		// lives only as long as the answer is read.
+		q.Resources = make([]Resource, 0, min(len(body)/48+1, 1024))
 		for index := range c.Array() {
 			raw, ok := rawResourceAt(c)
 			if !ok {
@@ -123,7 +114,7 @@ func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, boo
 			}
 		}
 	}
-	if !c.End() || !seen[0] {
+	if !c.End() || !haveResources {
 		return nil, Quotas{}, false
 	}
 	fields := map[string]json.RawMessage{}
@@ -141,16 +132,8 @@ func rawResourceAt(c *upstream.JSONCursor) (rawResource, bool) {
 		return raw, false
 	}
 	fields := [...]*json.RawMessage{&raw.Type, &raw.Unit, &raw.Quota, &raw.Used}
-	for key := range c.Object() {
-		i := c.Key(key, resourceKeys)
-		switch {
-		case i < 0:
-			c.Skip()
-		case *fields[i] != nil:
-			c.Fail()
-		default:
-			*fields[i] = c.Raw()
-		}
+	for i := range c.Fields(resourceKeys) {
+		*fields[i] = c.Raw()
 	}
 	return raw, !c.Bad()
 }

@@ -309,18 +309,7 @@ func decodeSpaceAnswersFast(body []byte) ([]*spaceAnswer, bool) {
 			break
 		}
 		a := &spaceAnswer{}
-		var seen [4]bool
-		for key := range c.Object() {
-			i := c.Key(key, spaceAnswerKeys)
-			switch {
-			case i < 0:
-				c.Skip()
-				continue
-			case seen[i]:
-				c.Fail()
-				continue
-			}
-			seen[i] = true
+		for i := range c.Fields(spaceAnswerKeys) {
 			switch i {
 			case 0:
 				if !c.Null() {

@@ -187,16 +187,23 @@ func (g *Gate) enter(ctx context.Context, target string) (*ticket, error) {
 			g.mu.Unlock()
 			return t, nil
 		}
-		wait := g.changed
+		changed := g.changed
 		g.mu.Unlock()
-		unpark := Park(ctx)
-		select {
-		case <-wait:
-			unpark()
-		case <-ctx.Done():
-			unpark()
-			return nil, ctx.Err()
+		if err := waitForChange(ctx, changed); err != nil {
+			return nil, err
 		}
+	}
+}
+
+// waitForChange waits, parked, until changed (the gate's at the time) is
+// closed or ctx ends.
+func waitForChange(ctx context.Context, changed <-chan struct{}) error {
+	defer Park(ctx)()
+	select {
+	case <-changed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -268,15 +275,10 @@ func (g *Gate) awaitBudget(ctx context.Context, t *ticket) error {
 			g.mu.Unlock()
 			return nil
 		}
-		wait := g.changed
+		changed := g.changed
 		g.mu.Unlock()
-		unpark := Park(ctx)
-		select {
-		case <-wait:
-			unpark()
-		case <-ctx.Done():
-			unpark()
-			return ctx.Err()
+		if err := waitForChange(ctx, changed); err != nil {
+			return err
 		}
 	}
 }

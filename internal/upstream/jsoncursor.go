@@ -120,12 +120,39 @@ func (c *JSONCursor) Object() iter.Seq[[]byte] {
 	}
 }
 
-// Key returns the index of key among known, the keys a fast path reads,
-// or -1 for a key it skips. A key that encoding/json could take for one of
-// known without being spelled exactly like it (in another case, or with a
-// letter outside ASCII, some of which fold to ASCII ones) turns the cursor
-// Bad: which of the two counts is the step by step path's to say.
-func (c *JSONCursor) Key(key []byte, known []string) int {
+// Fields yields, for the object that comes next, the index among known
+// (the keys a fast path reads, at most 64) of each of its keys that is one
+// of them; the loop body must consume that key's value. The values of the
+// other keys are skipped. A repeated key, or a key that encoding/json
+// could take for one of known without being spelled exactly like it (in
+// another case, or with a letter outside ASCII, some of which fold to
+// ASCII ones), turns the cursor Bad: which one counts is the step by step
+// path's to say.
+func (c *JSONCursor) Fields(known []string) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		var seen uint64
+		for key := range c.Object() {
+			i := c.key(key, known)
+			switch {
+			case c.bad:
+				return
+			case i < 0:
+				c.Skip()
+			case seen&(1<<i) != 0:
+				c.bad = true
+				return
+			default:
+				seen |= 1 << i
+				if !yield(i) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// key returns the index of key among known, or -1; see Fields.
+func (c *JSONCursor) key(key []byte, known []string) int {
 	for i, k := range known {
 		if string(key) == k {
 			return i
