@@ -184,21 +184,23 @@ func TestFastQuotaDecodeAgreesOrDeclines(t *testing.T) {
 		{`{"resources":[]} x`, false},
 		{`{"resources":[{"type":"a","quota":01}]}`, false},
 		{`[]`, false},
+		// Deeper than encoding/json goes, over the whole text.
+		{`{"resources":[],"x":` + strings.Repeat("[", 10000) + strings.Repeat("]", 10000) + `}`, false},
 	} {
 		fastFields, fastQuotas, ok := decodeQuotaAnswerFast([]byte(tc.body))
 		if ok != tc.fast {
-			t.Errorf("%s: fast path took it: %v, want %v", tc.body, ok, tc.fast)
+			t.Errorf("%.80s: fast path took it: %v, want %v", tc.body, ok, tc.fast)
 		}
 		if !ok {
 			continue
 		}
 		stepFields, stepQuotas, err := decodeQuotaAnswerSteps([]byte(tc.body))
 		if err != nil {
-			t.Errorf("%s: step by step: %v", tc.body, err)
+			t.Errorf("%.80s: step by step: %v", tc.body, err)
 			continue
 		}
 		if !reflect.DeepEqual(fastQuotas, stepQuotas) || string(fastFields["site_id"]) != string(stepFields["site_id"]) {
-			t.Errorf("%s: fast %#v %q, step by step %#v %q", tc.body, fastQuotas, fastFields["site_id"], stepQuotas, stepFields["site_id"])
+			t.Errorf("%.80s: fast %#v %q, step by step %#v %q", tc.body, fastQuotas, fastFields["site_id"], stepQuotas, stepFields["site_id"])
 		}
 	}
 }

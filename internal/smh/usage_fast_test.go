@@ -2,6 +2,7 @@ package smh
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -24,21 +25,23 @@ func TestFastUsageDecodeAgreesOrDeclines(t *testing.T) {
 		{`[null]`, false},
 		{`[{"spaceId":"s1"}`, false},
 		{`{"spaceId":"s1"}`, false},
+		// Deeper than encoding/json goes, over the whole text.
+		{`[{"spaceId":"s","x":` + strings.Repeat("[", 9999) + strings.Repeat("]", 9999) + `}]`, false},
 	} {
 		fast, ok := decodeSpaceAnswersFast([]byte(tc.body))
 		if ok != tc.fast {
-			t.Errorf("%s: fast path took it: %v, want %v", tc.body, ok, tc.fast)
+			t.Errorf("%.80s: fast path took it: %v, want %v", tc.body, ok, tc.fast)
 		}
 		if !ok {
 			continue
 		}
 		steps, err := decodeSpaceAnswersSteps([]byte(tc.body))
 		if err != nil {
-			t.Errorf("%s: step by step: %v", tc.body, err)
+			t.Errorf("%.80s: step by step: %v", tc.body, err)
 			continue
 		}
 		if !reflect.DeepEqual(fast, steps) {
-			t.Errorf("%s: fast %s, step by step %s", tc.body, spaceAnswersText(fast), spaceAnswersText(steps))
+			t.Errorf("%.80s: fast %s, step by step %s", tc.body, spaceAnswersText(fast), spaceAnswersText(steps))
 		}
 	}
 }

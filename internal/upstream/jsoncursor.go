@@ -14,9 +14,27 @@ import (
 // step by step, which says what is wrong. So a fast path gives the step by
 // step result or none, never a third one.
 type JSONCursor struct {
-	data []byte
-	pos  int
-	bad  bool
+	data  []byte
+	pos   int
+	bad   bool
+	depth int // objects and arrays open at pos
+}
+
+// maxDepth is encoding/json's bound on nesting, over the whole text:
+// deeper text is refused there, and goes to the step by step path here.
+const maxDepth = 10000
+
+// open enters an object or array, or turns the cursor Bad past maxDepth.
+func (c *JSONCursor) open(b byte) bool {
+	if !c.expect(b) {
+		return false
+	}
+	c.depth++
+	if c.depth > maxDepth {
+		c.bad = true
+		return false
+	}
+	return true
 }
 
 // NewJSONCursor returns a cursor at the start of data.
@@ -91,11 +109,12 @@ func (c *JSONCursor) Kind() byte { return c.next() }
 // turns the cursor Bad.
 func (c *JSONCursor) Object() iter.Seq[[]byte] {
 	return func(yield func([]byte) bool) {
-		if !c.expect('{') {
+		if !c.open('{') {
 			return
 		}
 		if c.next() == '}' {
 			c.pos++
+			c.depth--
 			return
 		}
 		for !c.bad {
@@ -112,6 +131,7 @@ func (c *JSONCursor) Object() iter.Seq[[]byte] {
 				c.pos++
 			case '}':
 				c.pos++
+				c.depth--
 				return
 			default:
 				c.bad = true
@@ -196,11 +216,12 @@ func equalFoldASCII(a []byte, b string) bool {
 // body must consume the element.
 func (c *JSONCursor) Array() iter.Seq[int] {
 	return func(yield func(int) bool) {
-		if !c.expect('[') {
+		if !c.open('[') {
 			return
 		}
 		if c.next() == ']' {
 			c.pos++
+			c.depth--
 			return
 		}
 		for i := 0; !c.bad; i++ {
@@ -212,6 +233,7 @@ func (c *JSONCursor) Array() iter.Seq[int] {
 				c.pos++
 			case ']':
 				c.pos++
+				c.depth--
 				return
 			default:
 				c.bad = true
@@ -319,27 +341,17 @@ func (c *JSONCursor) Raw() []byte {
 	return c.data[start:c.pos]
 }
 
-// maxSkipDepth bounds the nesting of a skipped value, as encoding/json
-// bounds it (10,000): deeper text goes to the step by step path.
-const maxSkipDepth = 10000
-
 // Skip consumes the next value, of any kind. Strings in it may have
 // escapes, which are checked, not decoded.
-func (c *JSONCursor) Skip() { c.skip(0) }
-
-func (c *JSONCursor) skip(depth int) {
-	if depth > maxSkipDepth {
-		c.bad = true
-		return
-	}
+func (c *JSONCursor) Skip() {
 	switch b := c.next(); {
 	case b == '{':
 		for range c.Object() {
-			c.skip(depth + 1)
+			c.Skip()
 		}
 	case b == '[':
 		for range c.Array() {
-			c.skip(depth + 1)
+			c.Skip()
 		}
 	case b == '"':
 		c.skipString()
