@@ -144,7 +144,10 @@ func (m *MetadataSource) get(ctx context.Context, usable func(now time.Time) boo
 // that started it, since others may wait for it, so it runs on a context
 // of its own that keeps ctx's values (the target's request timeout).
 func (m *MetadataSource) startFetch(ctx context.Context) *metadataFetch {
-	fctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	// Detached from the caller, who may stop waiting, and from the gate
+	// call it may be under (a refresh after a 401): these requests go to
+	// the metadata service, not with the key.
+	fctx, cancel := context.WithCancel(upstream.WithoutAdmission(context.WithoutCancel(ctx)))
 	f := &metadataFetch{done: make(chan struct{}), cancel: cancel}
 	m.fetch = f
 	go func() {

@@ -148,11 +148,19 @@ type admission struct {
 // its request slot, until the failure budget has room (awaitBudget).
 var errBudgetFull = errors.New("the key's failure budget is full")
 
+// WithoutAdmission returns ctx without the gate call it is under, for
+// requests made on the way that are not the call's own (fetching fresh
+// keys from the metadata service): they must not be counted, or held
+// back, as requests with the key.
+func WithoutAdmission(ctx context.Context) context.Context {
+	return context.WithValue(ctx, admissionKey{}, admission{})
+}
+
 // admit is called by Client.Do once it holds a request slot: the request
 // may still be held back by the gate that admitted it, or have to give
 // the slot back and wait (errBudgetFull, then awaitAdmission).
 func admit(ctx context.Context) error {
-	if a, ok := ctx.Value(admissionKey{}).(admission); ok {
+	if a, ok := ctx.Value(admissionKey{}).(admission); ok && a.g != nil {
 		return a.g.recheck(a.t)
 	}
 	return nil
@@ -161,7 +169,7 @@ func admit(ctx context.Context) error {
 // awaitAdmission waits, holding no request slot, until the request that
 // admit found over the failure budget fits in it.
 func awaitAdmission(ctx context.Context) error {
-	if a, ok := ctx.Value(admissionKey{}).(admission); ok {
+	if a, ok := ctx.Value(admissionKey{}).(admission); ok && a.g != nil {
 		return a.g.awaitBudget(ctx, a.t)
 	}
 	return nil
@@ -236,6 +244,12 @@ func (g *Gate) budgetLeft(now time.Time) bool {
 func (g *Gate) recheck(t *ticket) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if t.sent {
+		// Another request of the same call (the retry with fresh keys
+		// after a 401): the call is on the wire already, and counted
+		// once; it only must not go out to a key that is held back.
+		return g.heldBack(t.target, g.now())
+	}
 	switch {
 	case t.counted:
 		g.pending--
@@ -297,6 +311,11 @@ func (g *Gate) recentFailures(now time.Time) []time.Time {
 func (g *Gate) leave(t *ticket, err error, authFailure bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	// A call held back before it went on the wire was not refused: its
+	// BackoffError unwraps to the key's last refusal, which is counted
+	// already.
+	var held *BackoffError
+	authFailure = authFailure && (t.sent || !errors.As(err, &held))
 	now := g.now()
 	tb := g.targets[t.target]
 	if tb == nil {

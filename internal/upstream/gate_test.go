@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/cloudquota/cloudquota_exporter/internal/testutil"
 )
 
 type clock struct {
@@ -194,4 +198,104 @@ func TestNilGateJustCalls(t *testing.T) {
 	if err := g.Do(context.Background(), noCtx(func() error { called = true; return nil }), isRefused); err != nil || !called || g.Backoff() != 0 {
 		t.Errorf("nil gate: err %v, called %v", err, called)
 	}
+}
+
+// A request admitted while the key worked, that waits for room in the
+// failure budget and is then held back because the key failed five times,
+// was never sent: it is not counted as a sixth failure.
+func TestGateHeldBackRequestIsNoFailure(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}") })
+	u, _ := url.Parse(srv.URL)
+	c := New(Options{MaxConcurrent: 1})
+	g := NewGate(nil)
+	if err := g.Do(WithTarget(context.Background(), "z"), noCtx(func() error { return nil }), isRefused); err != nil {
+		t.Fatal(err)
+	}
+	c.slots <- struct{}{} // something else holds the only slot
+	admitted := make(chan struct{})
+	var parked atomic.Bool
+	aDone := make(chan error, 1)
+	go func() {
+		ctx := WithPark(WithTarget(context.Background(), "a"), func() { parked.Store(true) })
+		aDone <- g.Do(ctx, func(ctx context.Context) error {
+			close(admitted)
+			_, err := c.Do(ctx, Request{Service: "s", Operation: "o", URL: u})
+			return err
+		}, isRefused)
+	}()
+	<-admitted
+	for _, name := range []string{"b", "c", "d", "e"} {
+		g.Do(WithTarget(context.Background(), name), noCtx(func() error { return errRefused }), isRefused)
+	}
+	// A fifth request of the key goes on the wire and hangs there.
+	hang := make(chan struct{})
+	fDone := make(chan struct{})
+	go func() {
+		defer close(fDone)
+		g.Do(WithTarget(context.Background(), "f"), func(ctx context.Context) error {
+			if err := admit(ctx); err != nil {
+				return err
+			}
+			<-hang
+			return errRefused
+		}, isRefused)
+	}()
+	waitGate(t, g, func() bool { return g.sent == 1 })
+	<-c.slots // a gets the slot, finds the budget full and waits for room
+	testutil.WaitFor(t, parked.Load)
+	close(hang) // the fifth refusal: the key is held back
+	<-fDone
+	var held *BackoffError
+	if err := <-aDone; !errors.As(err, &held) {
+		t.Fatalf("a: %v, want a BackoffError", err)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if n := len(g.failures); n != 5 {
+		t.Errorf("%d failures recorded for 5 refused requests", n)
+	}
+}
+
+// A gate call that sends two requests (a retry with fresh keys after a
+// 401) counts once on the wire: the key's budget is whole again after it.
+func TestGateCallWithTwoRequestsLeavesNothingOnTheWire(t *testing.T) {
+	srv := serve(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "{}") })
+	u, _ := url.Parse(srv.URL)
+	c := New(Options{})
+	g := NewGate(nil)
+	for range 5 {
+		err := g.Do(WithTarget(context.Background(), "t"), func(ctx context.Context) error {
+			for range 2 {
+				if _, err := c.Do(ctx, Request{Service: "s", Operation: "o", URL: u}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, isRefused)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	g.mu.Lock()
+	sent, pending := g.sent, g.pending
+	g.mu.Unlock()
+	if sent != 0 || pending != 0 {
+		t.Errorf("after every call left: %d on the wire, %d pending, want none", sent, pending)
+	}
+	g.Do(WithTarget(context.Background(), "u"), noCtx(func() error { return errRefused }), isRefused)
+	ctx, cancel := context.WithTimeout(WithTarget(context.Background(), "v"), 5*time.Second)
+	defer cancel()
+	if err := g.Do(ctx, noCtx(func() error { return nil }), isRefused); err != nil {
+		t.Errorf("one failure of a budget of 5, and a request could not go out: %v", err)
+	}
+}
+
+// waitGate waits until cond, read under the gate's lock, holds.
+func waitGate(t *testing.T, g *Gate, cond func() bool) {
+	t.Helper()
+	testutil.WaitFor(t, func() bool {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		return cond()
+	})
 }
