@@ -240,11 +240,14 @@ func lowerHeaders(h http.Header) map[string][]string {
 	return out
 }
 
-// headerValues are the values of every spelling of name in h.
+// headerValues are the values of every spelling of name in h, as
+// lowerHeaders merges them (by strings.ToLower, not Unicode folding: a
+// "ſ" in a key does not make it an "s").
 func headerValues(h http.Header, name string) []string {
+	lower := strings.ToLower(name)
 	var values []string
 	for k, v := range h {
-		if strings.EqualFold(k, name) {
+		if strings.ToLower(k) == lower {
 			values = append(values, v...)
 		}
 	}

@@ -155,3 +155,18 @@ func TestCredentialsStringHidesSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Sign finds a preset X-Sdk-Date by lower-casing header names, as it merges
+// headers for signing: a key with "ſ" (which Unicode folds to "s") is not
+// the date header, and the request is signed with the current time.
+func TestSignDateHeaderIsFoundByLowerCaseNotFolding(t *testing.T) {
+	u, _ := url.Parse("https://svc.example.com/v2/p/quotas")
+	h := http.Header{"X-\u017fdk-Date": {"20200101T000000Z"}}
+	now := time.Date(2026, 2, 10, 8, 0, 0, 0, time.UTC)
+	if err := Sign(http.MethodGet, u, h, nil, Credentials{AccessKey: "AK", SecretKey: "SK"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Get(DateHeader); got != "20260210T080000Z" {
+		t.Errorf("X-Sdk-Date = %q, want the signing time", got)
+	}
+}
