@@ -265,7 +265,9 @@ func TestMetadataRequestTimeout(t *testing.T) {
 	src := f.start(clock.Now)
 	start := time.Now()
 	_, err := src.Credentials(context.Background())
-	if elapsed := time.Since(start); err == nil || elapsed < MetadataTimeout || elapsed > MetadataTimeout+2*time.Second {
+	// Not before the timeout; and not long after it, though how long
+	// after depends on the machine's load, so only a hang fails.
+	if elapsed := time.Since(start); err == nil || elapsed < MetadataTimeout || elapsed > MetadataTimeout+30*time.Second {
 		t.Fatalf("a hanging securitykey: %v after %v, want an error after %v", err, elapsed, MetadataTimeout)
 	}
 	if !strings.Contains(err.Error(), "metadata securitykey: request failed") {
