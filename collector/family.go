@@ -85,8 +85,8 @@ func (f *family) labelPairs(labelValues []string, prev []*dto.LabelPair) []*dto.
 	pairs := make([]dto.LabelPair, fresh)
 	for i, pos := range f.order {
 		if ptrs[i] == nil {
-			p := &pairs[len(pairs)-fresh]
-			fresh--
+			p := &pairs[0]
+			pairs = pairs[1:]
 			p.Name, p.Value = &f.labels[pos], &labelValues[pos]
 			ptrs[i] = p
 		}

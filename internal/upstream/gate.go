@@ -145,7 +145,7 @@ type admission struct {
 }
 
 // errBudgetFull is recheck's answer for a request that must wait, without
-// its request slot, until the failure budget has room (awaitBudget).
+// its request slot, until the failure budget has room (awaitAdmission).
 var errBudgetFull = errors.New("the key's failure budget is full")
 
 // WithoutAdmission returns ctx without the gate call it is under, for
@@ -170,37 +170,18 @@ func admit(ctx context.Context) error {
 // admit found over the failure budget fits in it.
 func awaitAdmission(ctx context.Context) error {
 	if a, ok := ctx.Value(admissionKey{}).(admission); ok && a.g != nil {
-		return a.g.awaitBudget(ctx, a.t)
+		return a.g.admitWhenRoom(ctx, a.t)
 	}
 	return nil
 }
 
 // enter waits until the caller may send a request.
 func (g *Gate) enter(ctx context.Context, target string) (*ticket, error) {
-	for {
-		g.mu.Lock()
-		now := g.now()
-		if err := g.heldBack(target, now); err != nil {
-			g.mu.Unlock()
-			return nil, err
-		}
-		t := &ticket{target: target, epoch: g.epoch}
-		if g.verified {
-			g.mu.Unlock()
-			return t, nil
-		}
-		if g.budgetLeft(now) {
-			t.counted = true
-			g.pending++
-			g.mu.Unlock()
-			return t, nil
-		}
-		changed := g.changed
-		g.mu.Unlock()
-		if err := waitForChange(ctx, changed); err != nil {
-			return nil, err
-		}
+	t := &ticket{target: target}
+	if err := g.admitWhenRoom(ctx, t); err != nil {
+		return nil, err
 	}
+	return t, nil
 }
 
 // waitForChange waits, parked, until changed (the gate's at the time) is
@@ -267,12 +248,13 @@ func (g *Gate) recheck(t *ticket) error {
 	return nil
 }
 
-// awaitBudget waits until the failure budget has room for t, a request
-// admitted while the key worked and found over the budget once it held a
-// slot (requests of other targets were on the wire when the key failed):
-// they end within their timeouts, and t goes out then, counted against
-// the budget, rather than failing this scrape. It waits as enter does.
-func (g *Gate) awaitBudget(ctx context.Context, t *ticket) error {
+// admitWhenRoom waits until t may go out: at once while the key works, else
+// when the failure budget has room, counted against it. It admits a new
+// request (enter), and again one admitted while the key worked that found
+// the budget full once it held a slot (errBudgetFull: requests of other
+// targets were on the wire when the key failed); they end within their
+// timeouts, and t goes out then rather than failing its scrape.
+func (g *Gate) admitWhenRoom(ctx context.Context, t *ticket) error {
 	for {
 		g.mu.Lock()
 		now := g.now()
@@ -281,7 +263,7 @@ func (g *Gate) awaitBudget(ctx context.Context, t *ticket) error {
 			return err
 		}
 		if g.verified || g.budgetLeft(now) {
-			// Admitted afresh: its answer is news of the key as it is now.
+			// Admitted now: its answer is news of the key as it is now.
 			t.epoch, t.counted = g.epoch, !g.verified
 			if t.counted {
 				g.pending++

@@ -274,9 +274,9 @@ func (c *JSONCursor) plainString() ([]byte, bool) {
 	return nil, false
 }
 
-// Number consumes a number and returns its literal, valid by JSON's
+// number consumes a number and returns its literal, valid by JSON's
 // grammar, else turns the cursor Bad.
-func (c *JSONCursor) Number() []byte {
+func (c *JSONCursor) number() []byte {
 	if c.bad {
 		return nil
 	}
@@ -362,7 +362,7 @@ func (c *JSONCursor) Skip() {
 	case b == 'f':
 		c.literal("false")
 	case b == '-' || '0' <= b && b <= '9':
-		c.Number()
+		c.number()
 	default:
 		c.bad = true
 	}

@@ -255,16 +255,6 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.text }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// Redact replaces every secret in s, in any form, keeping the rest of s
-// as it is (see Redactor.Value).
-func Redact(s string, secrets []string) string { return NewRedactor(secrets...).Value(s) }
-
-// RedactAll applies Redactor.Text to every string of notes, in place.
-func RedactAll(notes []string, secrets []string) { NewRedactor(secrets...).Notes(notes) }
-
-// RedactBytes is Redactor.JSON for a raw answer, before it is decoded.
-func RedactBytes(b []byte, secrets []string) []byte { return NewRedactor(secrets...).JSON(b) }
-
 // render writes s[from:to] with each covered run as one "<secret>"; when
 // sanitise, control characters become spaces and invalid UTF-8 U+FFFD.
 func render(s string, from, to int, covered []bool, sanitise bool) string {
