@@ -127,10 +127,6 @@ func decodeQuotaAnswerFast(body []byte) (map[string]json.RawMessage, Quotas, boo
 // rawResourceAt reads the resource object at c.
 func rawResourceAt(c *upstream.JSONCursor) (rawResource, bool) {
 	var raw rawResource
-	if c.Kind() != '{' {
-		c.Fail()
-		return raw, false
-	}
 	fields := [...]*json.RawMessage{&raw.Type, &raw.Unit, &raw.Quota, &raw.Used}
 	for i := range c.Fields(resourceKeys) {
 		*fields[i] = c.Raw()

@@ -304,10 +304,6 @@ func decodeSpaceAnswersFast(body []byte) ([]*spaceAnswer, bool) {
 	answers := []*spaceAnswer{}
 	c := upstream.NewJSONCursor(body)
 	for range c.Array() {
-		if c.Kind() != '{' {
-			c.Fail()
-			break
-		}
 		a := &spaceAnswer{}
 		for i := range c.Fields(spaceAnswerKeys) {
 			switch i {

@@ -43,10 +43,6 @@ func NewJSONCursor(data []byte) *JSONCursor { return &JSONCursor{data: data} }
 // Bad tells whether the cursor met something it does not read.
 func (c *JSONCursor) Bad() bool { return c.bad }
 
-// Fail makes the cursor Bad: the decoder met a value its fast path does
-// not take.
-func (c *JSONCursor) Fail() { c.bad = true }
-
 // End tells whether the text was read to its end without trouble: nothing
 // but whitespace is left.
 func (c *JSONCursor) End() bool {
