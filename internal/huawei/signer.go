@@ -116,12 +116,7 @@ func canonicalRequest(method, escapedPath string, query url.Values, headers map[
 		b.WriteByte('\n')
 	}
 	b.WriteByte('\n')
-	for i, name := range signed {
-		if i > 0 {
-			b.WriteByte(';')
-		}
-		b.WriteString(name)
-	}
+	b.WriteString(strings.Join(signed, ";"))
 	b.WriteByte('\n')
 	b.WriteString(payloadHash)
 	return b.String()

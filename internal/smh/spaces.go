@@ -68,18 +68,14 @@ type spaceList struct {
 //
 // Listing every space needs a token with grant admin or space_admin.
 func (c *Client) Spaces(ctx context.Context, maxAge time.Duration) (*SpaceList, error) {
+	// Another target of the library may be listing: wait for its list.
+	unpark := upstream.Park(ctx)
 	select {
 	case c.listing <- struct{}{}:
-	default:
-		// Another target of the library is listing: wait for its list.
-		unpark := upstream.Park(ctx)
-		select {
-		case c.listing <- struct{}{}:
-			unpark()
-		case <-ctx.Done():
-			unpark()
-			return nil, ctx.Err()
-		}
+		unpark()
+	case <-ctx.Done():
+		unpark()
+		return nil, ctx.Err()
 	}
 	defer func() { <-c.listing }()
 
