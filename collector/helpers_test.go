@@ -179,13 +179,7 @@ func scrapeOnce(t *testing.T, e *Exporter) map[string]float64 {
 
 // withPrefix returns the series whose key starts with prefix.
 func withPrefix(series map[string]float64, prefix string) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range series {
-		if strings.HasPrefix(k, prefix) {
-			out[k] = v
-		}
-	}
-	return out
+	return testutil.SeriesWhere(series, func(k string) bool { return strings.HasPrefix(k, prefix) })
 }
 
 func assertNoSecret(t *testing.T, where, text string) {

@@ -344,11 +344,5 @@ func grepLines(body, substr string) string {
 }
 
 func grepSeries(series map[string]float64, substr string) map[string]float64 {
-	out := map[string]float64{}
-	for k, v := range series {
-		if strings.Contains(k, substr) {
-			out[k] = v
-		}
-	}
-	return out
+	return testutil.SeriesWhere(series, func(k string) bool { return strings.Contains(k, substr) })
 }
